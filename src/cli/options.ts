@@ -1,0 +1,229 @@
+/**
+ * The command line: one table of option specs drives parsing, validation, --help and the
+ * short usage, so they cannot drift apart. minimist does the parsing after a pre-pass
+ * that removes its traps (CONVENTIONS.md): attached short values (`-w10:`), values that
+ * start with `-` (`-w -5:`), counted `-vvv`, unknown options and empty values.
+ */
+import minimist from 'minimist';
+import type { Family } from '../kernel/address';
+import { Range, RangeError } from '../nagios/range';
+import { AddressMatcher, parsePrefix, type Selection } from '../verdict/selection';
+import type { Thresholds } from '../verdict/verdict';
+
+export class UsageError extends Error {}
+
+interface OptionSpec {
+  readonly long: string;
+  readonly short?: string;
+  /** The value's name in help; absent for flags. */
+  readonly arg?: string;
+  readonly repeat?: boolean;
+  readonly fallback?: string;
+  readonly help: string;
+}
+
+export const OPTION_SPECS: readonly OptionSpec[] = [
+  { long: 'warning', short: 'w', arg: 'RANGE', fallback: '70', help: 'Nagios range for the worst usage in percent; WARNING when it alerts' },
+  { long: 'critical', short: 'c', arg: 'RANGE', fallback: '90', help: 'Nagios range for the worst usage in percent; CRITICAL when it alerts' },
+  { long: 'warning-remaining', arg: 'N', help: 'also WARNING when a pool has fewer than N ports left' },
+  { long: 'critical-remaining', arg: 'N', help: 'also CRITICAL when a pool has fewer than N ports left' },
+  { long: 'tcp', help: 'check TCP tuples (default: TCP and UDP)' },
+  { long: 'udp', help: 'check the host-wide UDP pool (default: TCP and UDP)' },
+  { long: 'ipv4', short: '4', help: 'only IPv4 TCP tuples (IPv4-mapped IPv6 counts as IPv4)' },
+  { long: 'ipv6', short: '6', help: 'only IPv6 TCP tuples' },
+  { long: 'remote', arg: 'PREFIX', repeat: true, help: 'only tuples whose remote address is in PREFIX (address or CIDR); repeatable' },
+  { long: 'remote-port', arg: 'PORT[-PORT]', repeat: true, help: 'only tuples whose remote port is PORT or in the span; repeatable' },
+  { long: 'local', arg: 'PREFIX', repeat: true, help: 'only tuples whose local address is in PREFIX; repeatable' },
+  { long: 'top', arg: 'N', fallback: '5', help: 'how many pools the detail lines and JSON list, worst first; 0 = all' },
+  { long: 'tuple-perfdata', help: 'add perfdata per listed TCP tuple (labels made of addresses: many series)' },
+  { long: 'format', arg: 'nagios|json', fallback: 'nagios', help: 'output format' },
+  { long: 'proc', arg: 'DIR', fallback: '/proc', help: 'read DIR/net/* and DIR/sys/net/ipv4/* (a captured copy, for instance)' },
+  { long: 'timeout', short: 't', arg: 'SECONDS', fallback: '8', help: 'give up with UNKNOWN after SECONDS (below check_nrpe\'s 10 s)' },
+  { long: 'verbose', short: 'v', help: 'more detail: range, listeners, TIME_WAIT, bind()-style figure; repeat up to 3 times' },
+  { long: 'help', short: 'h', help: 'show this help and exit' },
+  { long: 'version', short: 'V', help: 'show the version and exit' },
+];
+
+const BY_LONG = new Map(OPTION_SPECS.map((s) => [s.long, s]));
+const BY_SHORT = new Map(OPTION_SPECS.filter((s) => s.short).map((s) => [s.short as string, s]));
+
+export interface Options {
+  readonly help: boolean;
+  readonly version: boolean;
+  readonly verbose: number;
+  readonly thresholds: Thresholds;
+  readonly selection: Selection;
+  readonly top: number;
+  readonly tuplePerfdata: boolean;
+  readonly format: 'nagios' | 'json';
+  readonly procRoot: string;
+  readonly timeoutSeconds: number;
+}
+
+/** Rewrites argv into the unambiguous `--long=value` / `--flag` form minimist reads safely. */
+function normalise(argv: readonly string[]): { args: string[]; verbose: number } {
+  const args: string[] = [];
+  let verbose = 0;
+  const withValue = (spec: OptionSpec, value: string | undefined, shown: string) => {
+    if (value === undefined) throw new UsageError(`option ${shown} needs a value (${spec.arg})`);
+    if (value.trim() === '') throw new UsageError(`option ${shown} has an empty value`);
+    args.push(`--${spec.long}=${value}`);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i];
+    if (token.startsWith('--')) {
+      if (token === '--') throw new UsageError('unexpected "--": this check takes no arguments besides options');
+      const eq = token.indexOf('=');
+      const name = token.slice(2, eq === -1 ? undefined : eq);
+      const spec = BY_LONG.get(name);
+      if (spec === undefined) throw new UsageError(`unknown option --${name}`);
+      if (spec.arg) withValue(spec, eq === -1 ? argv[++i] : token.slice(eq + 1), `--${name}`);
+      else if (eq !== -1) throw new UsageError(`option --${name} takes no value`);
+      else if (name === 'verbose') verbose++;
+      else args.push(token);
+    } else if (token.startsWith('-') && token.length > 1) {
+      for (let j = 1; j < token.length; j++) {
+        const spec = BY_SHORT.get(token[j]);
+        if (spec === undefined) throw new UsageError(`unknown option -${token[j]}`);
+        if (spec.arg) {
+          const attached = token.slice(j + 1);
+          withValue(spec, attached !== '' ? attached : argv[++i], `-${token[j]}`);
+          break;
+        }
+        if (spec.long === 'verbose') verbose++;
+        else args.push(`--${spec.long}`);
+      }
+    } else {
+      throw new UsageError(`unexpected argument "${token}"`);
+    }
+  }
+  return { args, verbose };
+}
+
+function wholeNumber(text: string, option: string, max = Number.MAX_SAFE_INTEGER): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n <= max)) throw new UsageError(`--${option} wants a whole number from 0 to ${max}, not "${text}"`);
+  return n;
+}
+
+function range(text: string, option: string): Range {
+  try {
+    return Range.parse(text);
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(`--${option}: ${err.message}`);
+    throw err;
+  }
+}
+
+function portSpan(text: string): { low: number; high: number } {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(text);
+  const low = m ? Number(m[1]) : NaN;
+  const high = m && m[2] !== undefined ? Number(m[2]) : low;
+  if (!(low >= 1 && high <= 65535 && low <= high)) throw new UsageError(`--remote-port wants PORT or LOW-HIGH within 1-65535, not "${text}"`);
+  return { low, high };
+}
+
+function matcher(values: string[], option: string): AddressMatcher | null {
+  if (values.length === 0) return null;
+  for (const v of values) {
+    try {
+      parsePrefix(v);
+    } catch (err) {
+      throw new UsageError(`--${option}: ${(err as Error).message}`);
+    }
+  }
+  return new AddressMatcher(values);
+}
+
+export function parseCommandLine(argv: readonly string[]): Options {
+  const { args, verbose } = normalise(argv);
+  const flags = OPTION_SPECS.filter((s) => !s.arg).map((s) => s.long);
+  const parsed = minimist(args, { string: OPTION_SPECS.filter((s) => s.arg).map((s) => s.long), boolean: flags });
+  const values = (long: string): string[] => {
+    const v = parsed[long] as string | string[] | undefined;
+    return v === undefined ? [] : Array.isArray(v) ? v : [v];
+  };
+  const single = (long: string): string | undefined => {
+    const v = values(long);
+    if (v.length > 1 && !BY_LONG.get(long)?.repeat) throw new UsageError(`option --${long} given more than once`);
+    return v[0] ?? BY_LONG.get(long)?.fallback;
+  };
+  const flag = (long: string): boolean => parsed[long] === true;
+
+  const timeoutText = single('timeout') as string;
+  const timeoutSeconds = /^\d+(\.\d+)?$/.test(timeoutText) ? Number(timeoutText) : NaN;
+  if (!(timeoutSeconds > 0 && timeoutSeconds <= 3600)) throw new UsageError(`--timeout wants seconds above 0 and up to 3600, not "${timeoutText}"`);
+  const format = single('format');
+  if (format !== 'nagios' && format !== 'json') throw new UsageError(`--format wants nagios or json, not "${format}"`);
+  const optionalCount = (long: string) => {
+    const v = single(long);
+    return v === undefined ? null : wholeNumber(v, long, 65535);
+  };
+
+  const both = !flag('tcp') && !flag('udp');
+  const anyFamily = !flag('ipv4') && !flag('ipv6');
+  const families: Family[] = [];
+  if (anyFamily || flag('ipv4')) families.push(4);
+  if (anyFamily || flag('ipv6')) families.push(6);
+  return {
+    help: flag('help'),
+    version: flag('version'),
+    verbose: Math.min(verbose, 3),
+    thresholds: {
+      warning: range(single('warning') as string, 'warning'),
+      critical: range(single('critical') as string, 'critical'),
+      warningRemaining: optionalCount('warning-remaining'),
+      criticalRemaining: optionalCount('critical-remaining'),
+    },
+    selection: {
+      tcp: both || flag('tcp'),
+      udp: both || flag('udp'),
+      families,
+      remote: matcher(values('remote'), 'remote'),
+      local: matcher(values('local'), 'local'),
+      remotePorts: values('remote-port').map(portSpan),
+    },
+    top: wholeNumber(single('top') as string, 'top'),
+    tuplePerfdata: flag('tuple-perfdata'),
+    format,
+    procRoot: single('proc') as string,
+    timeoutSeconds,
+  };
+}
+
+export function usageText(): string {
+  return 'Usage: check_ephemeral_ports [-w RANGE] [-c RANGE] [--warning-remaining N] [--critical-remaining N]\n' +
+    '  [--tcp] [--udp] [-4|-6] [--remote PREFIX]... [--remote-port PORT]... [--local PREFIX]...\n' +
+    '  [--top N] [--tuple-perfdata] [--format nagios|json] [--proc DIR] [-t SECONDS] [-v]... | -h | -V\n';
+}
+
+export function helpText(version: string): string {
+  const rows = OPTION_SPECS.map((s) => {
+    const names = [s.short ? `-${s.short}` : null, `--${s.long}`].filter(Boolean).join(', ');
+    const left = s.arg ? `${names} ${s.arg}` : names;
+    const fallback = s.fallback ? ` (default: ${s.fallback})` : '';
+    return `  ${left.padEnd(32)} ${s.help}${fallback}`;
+  });
+  return [
+    `check_ephemeral_ports ${version}`,
+    'Warns before a Linux host runs out of ephemeral ports for one destination.',
+    '',
+    'connect() draws local ports from net.ipv4.ip_local_port_range, shared per tuple',
+    '(local address, remote address, remote port): the check finds the tuple with the',
+    'least headroom and compares its usage with the thresholds. Reserved ports and',
+    'in-range listeners shrink every tuple; TIME_WAIT counts unless tcp_tw_reuse would',
+    'reuse it now. UDP is one host-wide pool. The bind()-style figure is the pessimistic',
+    'one for clients that bind() before connect(). Sockets that are bound but neither',
+    'listening nor connected do not appear in /proc/net/tcp and cannot be counted.',
+    '',
+    usageText().trimEnd(),
+    '',
+    'Options:',
+    ...rows,
+    '',
+    'RANGE is a Nagios range: 90 alerts above 90, 10: below 10, ~:90 above 90,',
+    '10:90 outside 10..90, @10:90 inside it. Exit codes: 0 OK, 1 WARNING, 2 CRITICAL,',
+    '3 UNKNOWN.',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,90 @@
+/**
+ * Reads the kernel through /proc (or a copy of it given with --proc): the sysctls that
+ * shape the port space, then the socket tables, streamed into a sink.
+ */
+import { KernelError } from './errors';
+import type { Host } from './host';
+import { ProcNetParser, type TableSpec } from './procnet';
+import type { SocketSink } from './records';
+import { parseIntSysctl, parsePortRange, parseReservedPorts, type PortRange } from './sysctl';
+
+export interface KernelSettings {
+  readonly range: PortRange;
+  readonly reserved: readonly PortRange[];
+  /** net.ipv4.tcp_tw_reuse: 0 never, 1 always, 2 loopback only. */
+  readonly twReuse: number;
+  /** net.ipv4.tcp_tw_reuse_delay in ms; absent before kernel 6.14, where it is about 1 s. */
+  readonly twReuseDelayMs: number;
+  readonly timestamps: number;
+  /** What was assumed because a file was absent, for the verbose output. */
+  readonly assumptions: readonly string[];
+}
+
+const CHUNK = 256 * 1024;
+
+export async function readSettings(host: Host, procRoot: string): Promise<KernelSettings> {
+  const sys = `${procRoot}/sys/net/ipv4`;
+  const assumptions: string[] = [];
+  const required = async (name: string): Promise<[string, string]> => {
+    const path = `${sys}/${name}`;
+    const text = await host.readText(path);
+    if (text === undefined) throw new KernelError(path, 'missing');
+    return [text, path];
+  };
+  const optional = async (name: string, min: number, max: number, fallback: number, why: string): Promise<number> => {
+    const path = `${sys}/${name}`;
+    const text = await host.readText(path);
+    if (text !== undefined) return parseIntSysctl(text, path, min, max);
+    assumptions.push(`${name} absent: assuming ${fallback} (${why})`);
+    return fallback;
+  };
+  const range = parsePortRange(...(await required('ip_local_port_range')));
+  const reservedFile = `${sys}/ip_local_reserved_ports`;
+  const reservedText = await host.readText(reservedFile);
+  if (reservedText === undefined) assumptions.push('ip_local_reserved_ports absent: assuming none reserved');
+  const reserved = parseReservedPorts(reservedText ?? '', reservedFile);
+  const twReuse = await optional('tcp_tw_reuse', 0, 2, 2, 'the kernel default');
+  const twReuseDelayMs = await optional('tcp_tw_reuse_delay', 1, 2 ** 31 - 1, 1000, 'older kernels reuse after about 1 s');
+  const timestamps = await optional('tcp_timestamps', 0, 2, 1, 'the kernel default');
+  return { range, reserved, twReuse, twReuseDelayMs, timestamps, assumptions };
+}
+
+export interface TableChoice {
+  readonly tcp: boolean;
+  readonly udp: boolean;
+}
+
+/**
+ * Streams the socket tables into the sink. IPv6 tables are optional (IPv6 disabled is a
+ * normal host); the IPv4 ones are not. `onTable` names the stage for timeout messages.
+ */
+export async function readSocketTables(host: Host, procRoot: string, want: TableChoice, usable: Uint8Array, sink: SocketSink, onTable: (path: string) => void): Promise<void> {
+  const tables: TableSpec[] = [];
+  if (want.tcp) tables.push({ path: `${procRoot}/net/tcp`, protocol: 'tcp', v6: false }, { path: `${procRoot}/net/tcp6`, protocol: 'tcp', v6: true });
+  if (want.udp) tables.push({ path: `${procRoot}/net/udp`, protocol: 'udp', v6: false }, { path: `${procRoot}/net/udp6`, protocol: 'udp', v6: true });
+  const buf = new Uint8Array(CHUNK);
+  for (const table of tables) {
+    onTable(table.path);
+    const file = await host.open(table.path);
+    if (file === undefined) {
+      if (table.v6) continue;
+      throw new KernelError(table.path, 'missing');
+    }
+    try {
+      const parser = new ProcNetParser(table, usable, sink, host.littleEndian);
+      let filled = 0;
+      for (;;) {
+        if (filled === buf.length) throw new KernelError(table.path, `a line longer than ${CHUNK} bytes`);
+        const n = await file.read(buf, filled, buf.length - filled);
+        if (n === 0) break;
+        filled += n;
+        const consumed = parser.feed(buf, filled);
+        buf.copyWithin(0, consumed, filled);
+        filled -= consumed;
+      }
+      parser.finish(buf, filled);
+    } finally {
+      await file.close();
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/** Verdict → JSON for scripts and dashboards; the same status and exit code as the text. */
+import type { KernelSettings } from '../kernel/proc-source';
+import { State, stateName } from '../nagios/state';
+import type { Judged, Verdict } from '../verdict/verdict';
+import { summary } from './describe';
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+function poolJson({ pool, state }: Judged) {
+  return {
+    protocol: pool.protocol,
+    family: pool.family,
+    local: pool.local,
+    remote: pool.remote,
+    remotePort: pool.remotePort,
+    used: pool.used,
+    remaining: pool.remaining,
+    capacity: pool.capacity,
+    usage: round(pool.usage),
+    status: stateName(state),
+    sockets: pool.sockets,
+    states: pool.states,
+    timeWaitReusable: pool.timeWaitReusable,
+  };
+}
+
+export function renderJson(v: Verdict, o: { top: number; settings: KernelSettings }): string {
+  const { report } = v;
+  const listed = o.top === 0 ? v.judged : v.judged.slice(0, o.top);
+  const body = {
+    status: stateName(v.state),
+    summary: summary(v),
+    capacity: report.capacity,
+    range: { low: report.space.low, high: report.space.high, size: report.space.rangeSize, oddSized: report.space.oddSized },
+    reserved: report.space.reservedInRange,
+    listeningPorts: report.listeningPorts,
+    thresholds: {
+      warning: v.thresholds.warning.toString(),
+      critical: v.thresholds.critical.toString(),
+      warningRemaining: v.thresholds.warningRemaining,
+      criticalRemaining: v.thresholds.criticalRemaining,
+    },
+    kernel: { tcpTwReuse: o.settings.twReuse, tcpTwReuseDelayMs: o.settings.twReuseDelayMs, tcpTimestamps: o.settings.timestamps, assumptions: o.settings.assumptions },
+    tcp: report.tcp === null ? null : { socketsInRange: report.tcp.sockets, timeWait: report.tcp.timeWait, timeWaitReusable: report.tcp.timeWaitReusable, sharedPorts: report.tcp.sharedPorts },
+    bindStyle: report.tcp === null ? null : { ...report.tcp.bindStyle, usage: round(report.tcp.bindStyle.usage) },
+    newTuple: poolJson(v.fresh),
+    tuplesSelected: v.judged.length,
+    tuplesOmitted: v.judged.length - listed.length,
+    tuples: listed.map(poolJson),
+  };
+  return `${JSON.stringify(body, null, 2)}\n`;
+}
+
+export function renderJsonUnknown(message: string): string {
+  return `${JSON.stringify({ status: stateName(State.UNKNOWN), summary: message }, null, 2)}\n`;
+}

@@ -1,0 +1,81 @@
+/**
+ * run(argv, host) → { exitCode, stdout }: the whole check as one testable function.
+ * kernel (sysctls, socket tables) → pools → verdict → text or JSON. Every failure comes
+ * back as an UNKNOWN result naming its cause; the caller only writes and exits.
+ */
+import { version } from '../package.json';
+import { helpText, parseCommandLine, usageText, UsageError, type Options } from './cli/options';
+import { KernelError } from './kernel/errors';
+import type { Host } from './kernel/host';
+import { readSettings, readSocketTables } from './kernel/proc-source';
+import { State } from './nagios/state';
+import { renderJson, renderJsonUnknown } from './output/json';
+import { renderText, renderUnknown } from './output/nagios';
+import { PoolBuilder } from './pools/pool-builder';
+import { PortSpace } from './pools/port-space';
+import { selectPools } from './verdict/selection';
+import { decide } from './verdict/verdict';
+
+export interface RunResult {
+  readonly exitCode: State;
+  readonly stdout: string;
+}
+
+export { version };
+
+async function check(options: Options, host: Host, onStage: (stage: string) => void): Promise<RunResult> {
+  const { procRoot, selection } = options;
+  onStage(`reading ${procRoot}/sys/net/ipv4`);
+  const settings = await readSettings(host, procRoot);
+  const space = new PortSpace(settings.range, settings.reserved);
+  const builder = new PoolBuilder(space, settings);
+  const read = { tcp: selection.tcp, udp: selection.udp };
+  await readSocketTables(host, procRoot, read, space.usable, builder, (path) => onStage(`reading ${path}`));
+  onStage('computing the pools');
+  const report = builder.finish(read);
+  const tuplePerfdata = options.tuplePerfdata ? (options.top === 0 ? Infinity : options.top) : 0;
+  const verdict = decide(report, selectPools(report, selection), options.thresholds, tuplePerfdata);
+  const stdout = options.format === 'json' ? renderJson(verdict, { top: options.top, settings }) : renderText(verdict, { top: options.top, verbose: options.verbose, settings });
+  return { exitCode: verdict.state, stdout };
+}
+
+/**
+ * @param stop aborted by the entry point on SIGTERM (Icinga's deadline) and the like.
+ */
+export async function run(argv: readonly string[], host: Host, stop?: AbortSignal): Promise<RunResult> {
+  let options: Options;
+  try {
+    options = parseCommandLine(argv);
+  } catch (err) {
+    if (err instanceof UsageError) return { exitCode: State.UNKNOWN, stdout: renderUnknown(err.message, usageText()) };
+    throw err;
+  }
+  if (options.help) return { exitCode: State.UNKNOWN, stdout: helpText(version) };
+  if (options.version) return { exitCode: State.UNKNOWN, stdout: `check_ephemeral_ports ${version}\n` };
+
+  const unknown = (message: string): RunResult => ({
+    exitCode: State.UNKNOWN,
+    stdout: options.format === 'json' ? renderJsonUnknown(message) : renderUnknown(message),
+  });
+  let stage = 'starting';
+  let timer: NodeJS.Timeout | undefined;
+  let onStop: (() => void) | undefined;
+  const work = check(options, host, (s) => (stage = s)).catch((err: unknown) => {
+    if (err instanceof KernelError) return unknown(err.message);
+    return unknown(`internal error while ${stage}: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  const timedOut = new Promise<RunResult>((resolve) => {
+    timer = setTimeout(() => resolve(unknown(`timed out after ${options.timeoutSeconds} s while ${stage}`)), options.timeoutSeconds * 1000);
+  });
+  const stopped = new Promise<RunResult>((resolve) => {
+    onStop = () => resolve(unknown(`stopped by ${String(stop?.reason ?? 'a signal')} while ${stage}`));
+    if (stop?.aborted) onStop();
+    else stop?.addEventListener('abort', onStop, { once: true });
+  });
+  try {
+    return await Promise.race([work, timedOut, stopped]);
+  } finally {
+    clearTimeout(timer);
+    if (onStop) stop?.removeEventListener('abort', onStop);
+  }
+}

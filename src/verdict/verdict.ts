@@ -1,0 +1,117 @@
+/**
+ * Pools + thresholds → a verdict: each selected pool judged, sorted worst first, the
+ * overall state, and the perfdata. The one place that decides the overall state.
+ */
+import { State } from '../nagios/state';
+import type { Perfdata } from '../nagios/perfdata';
+import type { Range } from '../nagios/range';
+import { usagePercent, type Pool, type PoolReport } from '../pools/pool';
+
+export interface Thresholds {
+  /** Applied to usage in percent. */
+  readonly warning: Range;
+  readonly critical: Range;
+  /** Alert also when fewer than this many ports are left. */
+  readonly warningRemaining: number | null;
+  readonly criticalRemaining: number | null;
+}
+
+export interface Judged {
+  readonly pool: Pool;
+  readonly state: State;
+  /** What alerted and how, e.g. usage "> 90" or remaining "< 20"; null when OK. */
+  readonly reason: { readonly metric: 'usage' | 'remaining'; readonly violation: string } | null;
+}
+
+export interface Verdict {
+  readonly state: State;
+  /** Selected pools, worst first: worst state, then fewest ports left, then highest usage. */
+  readonly judged: readonly Judged[];
+  /**
+   * What a new TCP destination would get, judged too: with no tuple selected it is the
+   * only figure left to judge (listeners and reserved ports can shrink it).
+   */
+  readonly fresh: Judged;
+  readonly report: PoolReport;
+  readonly thresholds: Thresholds;
+  readonly perfdata: readonly Perfdata[];
+}
+
+function judge(pool: Pool, t: Thresholds): Judged {
+  const usage = (range: Range) => ({ metric: 'usage' as const, violation: range.violation(pool.usage) });
+  const remaining = (least: number) => ({ metric: 'remaining' as const, violation: `< ${least}` });
+  if (t.critical.alertsOn(pool.usage)) return { pool, state: State.CRITICAL, reason: usage(t.critical) };
+  if (t.criticalRemaining !== null && pool.remaining < t.criticalRemaining) return { pool, state: State.CRITICAL, reason: remaining(t.criticalRemaining) };
+  if (t.warning.alertsOn(pool.usage)) return { pool, state: State.WARNING, reason: usage(t.warning) };
+  if (t.warningRemaining !== null && pool.remaining < t.warningRemaining) return { pool, state: State.WARNING, reason: remaining(t.warningRemaining) };
+  return { pool, state: State.OK, reason: null };
+}
+
+function worstFirst(a: Judged, b: Judged): number {
+  return b.state - a.state || a.pool.remaining - b.pool.remaining || b.pool.usage - a.pool.usage || describeKey(a.pool).localeCompare(describeKey(b.pool));
+}
+
+function describeKey(p: Pool): string {
+  return `${p.protocol} ${p.local} ${p.remote} ${p.remotePort ?? ''}`;
+}
+
+export function freshTuple(report: PoolReport): Pool {
+  return {
+    protocol: 'tcp',
+    family: null,
+    local: '*',
+    remote: '*',
+    remotePort: null,
+    capacity: report.capacity,
+    used: 0,
+    remaining: report.capacity,
+    usage: usagePercent(0, report.capacity),
+    sockets: 0,
+    states: {},
+    timeWaitReusable: 0,
+  };
+}
+
+/** @param tuplePerfdata how many of the worst TCP tuples get perfdata of their own (opt-in). */
+export function decide(report: PoolReport, selected: readonly Pool[], thresholds: Thresholds, tuplePerfdata = 0): Verdict {
+  const judged = selected.map((pool) => judge(pool, thresholds)).sort(worstFirst);
+  const fresh = judge(freshTuple(report), thresholds);
+  const worst = judged[0] ?? fresh;
+  // A new destination only matters for the state when nothing else was selected: with
+  // tuples present, its headroom is never below theirs.
+  const state = worst.state;
+  return { state, judged, fresh, report, thresholds, perfdata: [
+    ...perfdata(report, worst.pool, selected.filter((p) => p.protocol === 'tcp').length, thresholds),
+    ...judged.filter((j) => j.pool.protocol === 'tcp').slice(0, tuplePerfdata).map(({ pool }) => ({ label: poolLabel(pool), value: pool.used, min: 0, max: pool.capacity })),
+  ] };
+}
+
+/**
+ * A per-pool label, `tcp_10_0_0_1_to_10_0_0_5_5432`: stable across runs so a graph follows
+ * one destination. Address labels make many series, hence opt-in.
+ */
+export function poolLabel(pool: Pool): string {
+  const clean = (text: string) => text.toLowerCase().replace(/[^a-z0-9]/g, '_');
+  return `tcp_${clean(pool.local)}_to_${clean(pool.remote)}_${pool.remotePort}`;
+}
+
+function perfdata(report: PoolReport, worst: Pool, selectedCount: number, t: Thresholds): Perfdata[] {
+  const cap = worst.capacity;
+  const items: Perfdata[] = [
+    { label: 'worst_usage', value: worst.usage, uom: '%', warn: t.warning.perfdataValue(), crit: t.critical.perfdataValue(), min: 0, max: 100 },
+    { label: 'worst_used', value: worst.used, min: 0, max: cap },
+    { label: 'worst_remaining', value: worst.remaining, warn: t.warningRemaining ?? undefined, crit: t.criticalRemaining ?? undefined, min: 0, max: cap },
+    { label: 'capacity', value: report.capacity, min: 0, max: report.space.rangeSize },
+    { label: 'tuples', value: selectedCount, min: 0 },
+    { label: 'listening_ports', value: report.listeningPorts, min: 0 },
+  ];
+  if (report.tcp !== null) {
+    items.push(
+      { label: 'sockets_in_range', value: report.tcp.sockets, min: 0 },
+      { label: 'time_wait', value: report.tcp.timeWait, min: 0 },
+      { label: 'bind_remaining', value: report.tcp.bindStyle.remaining, min: 0, max: report.tcp.bindStyle.capacity },
+    );
+  }
+  if (report.udp !== null) items.push({ label: 'udp_used', value: report.udp.used, min: 0, max: report.udp.capacity });
+  return items;
+}
