@@ -36,7 +36,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { long: 'local', arg: 'PREFIX', repeat: true, help: 'only tuples whose local address is in PREFIX; repeatable' },
   { long: 'top', arg: 'N', fallback: '5', help: 'how many pools the detail lines and JSON list, worst first; 0 = all' },
   { long: 'tuple-perfdata', help: 'add perfdata per listed TCP tuple (labels made of addresses: many series)' },
-  { long: 'format', arg: 'nagios|json', fallback: 'nagios', help: 'output format' },
+  { long: 'format', arg: 'FORMAT', fallback: 'nagios', help: 'output format: nagios or json' },
   { long: 'proc', arg: 'DIR', fallback: '/proc', help: 'read DIR/net/* and DIR/sys/net/ipv4/* (a captured copy, for instance)' },
   { long: 'timeout', short: 't', arg: 'SECONDS', fallback: '8', help: 'give up with UNKNOWN after SECONDS (below check_nrpe\'s 10 s)' },
   { long: 'verbose', short: 'v', help: 'more detail: range, listeners, TIME_WAIT, bind()-style figure; repeat up to 3 times' },
@@ -192,9 +192,12 @@ export function parseCommandLine(argv: readonly string[]): Options {
 }
 
 export function usageText(): string {
+  // No "|" anywhere: this text follows an UNKNOWN status line, and consumers read a pipe
+  // as the start of perfdata.
   return 'Usage: check_ephemeral_ports [-w RANGE] [-c RANGE] [--warning-remaining N] [--critical-remaining N]\n' +
-    '  [--tcp] [--udp] [-4|-6] [--remote PREFIX]... [--remote-port PORT]... [--local PREFIX]...\n' +
-    '  [--top N] [--tuple-perfdata] [--format nagios|json] [--proc DIR] [-t SECONDS] [-v]... | -h | -V\n';
+    '  [--tcp] [--udp] [-4] [-6] [--remote PREFIX]... [--remote-port PORT]... [--local PREFIX]...\n' +
+    '  [--top N] [--tuple-perfdata] [--format FORMAT] [--proc DIR] [-t SECONDS] [-v]...\n' +
+    '  check_ephemeral_ports -h (help), -V (version)\n';
 }
 
 export function helpText(version: string): string {

@@ -1,5 +1,6 @@
-import { promises as fs } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
 import { endianness } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { KernelError } from './errors';
 import type { Host, OpenFile } from './host';
 
@@ -11,33 +12,60 @@ function missingOrThrow(path: string, err: unknown): undefined {
   throw new KernelError(path, `cannot read (${code ?? String(err)})`);
 }
 
+/** How long to wait before asking again when a read would block. */
+const RETRY_MS = 5;
+
+/**
+ * Opens without ever blocking in the kernel: a read that never returns pins a libuv thread,
+ * and Node cannot exit while one is pinned, so -t and SIGTERM could not answer. /proc
+ * files never block; anything else (a FIFO in a --proc copy) is polled instead.
+ */
+async function openNonBlocking(path: string): Promise<OpenFile | undefined> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    return missingOrThrow(path, err);
+  }
+  return {
+    async read(into, offset, length) {
+      for (;;) {
+        try {
+          return (await handle.read(into, offset, length, null)).bytesRead;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'EAGAIN') {
+            await sleep(RETRY_MS);
+            continue;
+          }
+          throw new KernelError(path, `cannot read (${code ?? String(err)})`);
+        }
+      }
+    },
+    close: () => handle.close(),
+  };
+}
+
 export const nodeHost: Host = {
   littleEndian: endianness() === 'LE',
 
   async readText(path) {
+    const file = await openNonBlocking(path);
+    if (file === undefined) return undefined;
     try {
-      return await fs.readFile(path, 'latin1');
-    } catch (err) {
-      return missingOrThrow(path, err);
+      const chunks: Buffer[] = [];
+      for (;;) {
+        const chunk = Buffer.alloc(4096);
+        const n = await file.read(chunk, 0, chunk.length);
+        if (n === 0) break;
+        chunks.push(chunk.subarray(0, n));
+        if (chunks.length > 256) throw new KernelError(path, 'larger than 1 MiB: not a sysctl');
+      }
+      return Buffer.concat(chunks).toString('latin1');
+    } finally {
+      await file.close();
     }
   },
 
-  async open(path): Promise<OpenFile | undefined> {
-    let handle: fs.FileHandle;
-    try {
-      handle = await fs.open(path, 'r');
-    } catch (err) {
-      return missingOrThrow(path, err);
-    }
-    return {
-      async read(into, offset, length) {
-        try {
-          return (await handle.read(into, offset, length, null)).bytesRead;
-        } catch (err) {
-          throw new KernelError(path, `cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-        }
-      },
-      close: () => handle.close(),
-    };
-  },
+  open: openNonBlocking,
 };

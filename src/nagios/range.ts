@@ -58,7 +58,7 @@ export class Range {
 
   /** Why x alerts, for the status line: "> 90", "< 10", "inside 10:20". */
   violation(x: number): string {
-    if (this.inside) return `inside ${this.bounds()}`;
+    if (this.inside) return `inside ${this.start === -Infinity ? '~' : formatNumber(this.start)}:${formatNumber(this.end)}`;
     return x > this.end ? `> ${formatNumber(this.end)}` : `< ${formatNumber(this.start)}`;
   }
 

@@ -27,7 +27,7 @@ function statusLine(state: State, text: string): string {
 }
 
 export function renderUnknown(message: string, usage = ''): string {
-  return `${statusLine(State.UNKNOWN, message)}\n${usage}`;
+  return `${statusLine(State.UNKNOWN, message)}\n${usage.replace(/\|/g, '/')}`;
 }
 
 function detail(j: Judged): string {

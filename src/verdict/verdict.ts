@@ -87,12 +87,16 @@ export function decide(report: PoolReport, selected: readonly Pool[], thresholds
 }
 
 /**
- * A per-pool label, `tcp_10_0_0_1_to_10_0_0_5_5432`: stable across runs so a graph follows
- * one destination. Address labels make many series, hence opt-in.
+ * A per-tuple label, `t_1a2b3c4d_10_0_0_5_5432`: a hash of the whole tuple first, so the
+ * first 19 characters (all RRD keeps) differ between tuples, then the destination for
+ * people. Stable across runs, so a graph follows one tuple. Many series: hence opt-in.
  */
 export function poolLabel(pool: Pool): string {
-  const clean = (text: string) => text.toLowerCase().replace(/[^a-z0-9]/g, '_');
-  return `tcp_${clean(pool.local)}_to_${clean(pool.remote)}_${pool.remotePort}`;
+  const key = `${pool.local} ${pool.remote} ${pool.remotePort}`;
+  let hash = 0x811c9dc5; // FNV-1a, 32 bits
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193) >>> 0;
+  const destination = `${pool.remote}_${pool.remotePort}`.toLowerCase().replace(/[^a-z0-9]/g, '_');
+  return `t_${hash.toString(16).padStart(8, '0')}_${destination}`;
 }
 
 function perfdata(report: PoolReport, worst: Pool, selectedCount: number, t: Thresholds): Perfdata[] {

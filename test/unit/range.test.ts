@@ -79,4 +79,6 @@ test('violation names the crossed bound', () => {
   assert.equal(Range.parse('90').violation(93.6), '> 90');
   assert.equal(Range.parse('10:').violation(5), '< 10');
   assert.equal(Range.parse('@10:20').violation(15), 'inside 10:20');
+  assert.equal(Range.parse('@0:100').violation(0), 'inside 0:100');
+  assert.equal(Range.parse('@~:5').violation(0), 'inside ~:5');
 });

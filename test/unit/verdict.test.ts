@@ -90,5 +90,13 @@ test('perfdata: fixed label set, thresholds as plain numbers, per-tuple only on 
   assert.deepEqual([usage.warn, usage.crit, usage.uom], [70, undefined, '%']);
   assert.equal(v.perfdata[2].warn, 30);
   const withTuples = decide(r, selectPools(r, all), th(), 5);
-  assert.deepEqual(withTuples.perfdata.slice(10).map((p) => [p.label, p.value, p.max]), [['tcp_10_0_0_1_to_10_0_0_5_5432', 500, 1000]]);
+  assert.deepEqual(withTuples.perfdata.slice(10).map((p) => [p.label.replace(/^t_[0-9a-f]{8}_/, 't_H_'), p.value, p.max]), [['t_H_10_0_0_5_5432', 500, 1000]]);
+});
+
+test('per-tuple labels differ in their first 19 characters (RRD)', () => {
+  const many = Array.from({ length: 300 }, (_, i) => tcp(`192.0.2.${i % 256}`, 5000 + (i >> 8), 1, 1000, `127.0.0.${i % 7}`));
+  const r = report(many);
+  const labels = decide(r, r.tuples, th(), Infinity).perfdata.slice(10).map((p) => p.label);
+  assert.equal(labels.length, 300);
+  assert.equal(new Set(labels.map((l) => l.slice(0, 19))).size, 300);
 });

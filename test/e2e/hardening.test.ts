@@ -1,0 +1,108 @@
+/**
+ * Faults that must still end in a correct Nagios answer: a kernel file that stalls (a FIFO
+ * that sends its header and then nothing), the scheduler's SIGTERM, an unprivileged user,
+ * permission denied. The bundle runs as a subprocess, as Icinga and NRPE run it.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, cpSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { BUNDLE, bundleMissing, FIXTURES, skipUnless } from '../helpers';
+
+const skip = skipUnless(bundleMissing());
+const rootSkip = skipUnless(bundleMissing() || (process.getuid?.() === 0 ? false : 'needs root to switch to nobody'));
+
+/**
+ * A copy of the db-client fixture whose net/tcp is a FIFO that sends the header line and
+ * then stalls with its writer still open, as a stuck kernel read would.
+ */
+function stallingProc(): { dir: string; release: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'cep-stall-'));
+  cpSync(join(FIXTURES, 'db-client'), dir, { recursive: true });
+  const tcp = join(dir, 'net', 'tcp');
+  const header = readFileSync(tcp, 'latin1').split('\n')[0] + '\n';
+  rmSync(tcp);
+  assert.equal(spawnSync('mkfifo', [tcp]).status, 0);
+  const fd = openSync(tcp, 'r+'); // O_RDWR: a FIFO opened so never blocks, and never ends
+  writeSync(fd, header);
+  return {
+    dir,
+    release: () => {
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function start(args: string[], onSpawn?: (kill: (sig: NodeJS.Signals) => void) => void): Promise<Finished> {
+  return new Promise((resolve) => {
+    const began = process.hrtime.bigint();
+    const child = spawn(BUNDLE, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr, ms: Number(process.hrtime.bigint() - began) / 1e6 }));
+    onSpawn?.((sig) => child.kill(sig));
+  });
+}
+
+test('-t holds while a kernel read stalls: UNKNOWN naming the stage', { skip }, async (t) => {
+  const { dir, release } = stallingProc();
+  try {
+    const r = await start(['--proc', dir, '-t', '1']);
+    t.diagnostic(`answered after ${r.ms.toFixed(0)} ms with -t 1`);
+    assert.equal(r.code, 3);
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout, `EPHEMERAL PORTS UNKNOWN - timed out after 1 s while reading ${dir}/net/tcp\n`);
+    // The limit plus Node's own start-up; generous for a loaded 2-core CI machine.
+    assert.ok(r.ms < 2500, `took ${r.ms} ms`);
+  } finally {
+    release();
+  }
+});
+
+test('SIGTERM (Icinga\'s deadline) gives an UNKNOWN line and exit 3', { skip }, async () => {
+  const { dir, release } = stallingProc();
+  try {
+    const r = await start(['--proc', dir, '-t', '30'], (kill) => setTimeout(() => kill('SIGTERM'), 500));
+    assert.equal(r.code, 3);
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout, `EPHEMERAL PORTS UNKNOWN - stopped by SIGTERM while reading ${dir}/net/tcp\n`);
+  } finally {
+    release();
+  }
+});
+
+test('runs as an unprivileged user (NRPE\'s nagios), live and on a fixture', { skip: rootSkip }, () => {
+  for (const args of [[], ['--proc', join(FIXTURES, 'db-client')]]) {
+    const r = spawnSync('runuser', ['-u', 'nobody', '--', BUNDLE, ...args], { encoding: 'utf8' });
+    assert.ok([0, 1, 2].includes(r.status as number), r.stdout);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /^EPHEMERAL PORTS (OK|WARNING|CRITICAL) - /);
+  }
+});
+
+test('permission denied names the path', { skip: rootSkip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cep-perm-'));
+  try {
+    cpSync(join(FIXTURES, 'db-client'), dir, { recursive: true });
+    chmodSync(dir, 0o755);
+    chmodSync(join(dir, 'net', 'tcp6'), 0o000);
+    const r = spawnSync('runuser', ['-u', 'nobody', '--', BUNDLE, '--proc', dir], { encoding: 'utf8' });
+    assert.equal(r.status, 3);
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout, `EPHEMERAL PORTS UNKNOWN - ${dir}/net/tcp6: permission denied\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
