@@ -1,0 +1,287 @@
+/**
+ * icinga/nrpe.cfg on real NRPE daemons (a private config on 127.0.0.1 and a free port,
+ * never the system one), the plugin run as the unprivileged nrpe_user, asked by Debian's
+ * check_nrpe; then the Icinga 2 side (icinga/nrpe-services.conf.example through the ITL's
+ * "nrpe" CheckCommand) and the Nagios side (icinga/nagios-nrpe.cfg.example).
+ *
+ * A direct run is the reference. On the live /proc the NRPE connection itself is one more
+ * socket, so there the states and line shapes must agree; on a frozen /proc (--proc) and
+ * for the database-pool command, which selects no local socket, the output must be equal.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { BUNDLE, ROOT, bundleMissing, runBundle, skipUnless } from '../helpers';
+import { ICINGA2, IcingaDaemon, makeLayout, validate } from './icinga2';
+import { Daemon, POOL_80, commandMissing, removeDir, scratchDir, splitNagiosOutput, waitFor, writeProcTree } from './support';
+
+const NRPE = '/usr/sbin/nrpe';
+const CHECK_NRPE = '/usr/lib/nagios/plugins/check_nrpe';
+const SHIPPED_PATH = '/usr/lib/nagios/plugins/check_ephemeral_ports';
+const SNIPPET = join(ROOT, 'icinga', 'nrpe.cfg');
+
+function prerequisites(): string | false {
+  if (process.getuid?.() !== 0) return 'needs root: NRPE drops to its nrpe_user';
+  if (!existsSync(NRPE)) return 'nagios-nrpe-server is not installed';
+  if (!existsSync(CHECK_NRPE)) return 'nagios-nrpe-plugin is not installed';
+  return bundleMissing();
+}
+const skip = skipUnless(prerequisites());
+
+/** The unprivileged user NRPE runs plugins as: nagios where the packages made it. */
+function nrpeUser(): { user: string; group: string } {
+  for (const user of ['nagios', 'nobody']) {
+    const group = spawnSync('id', ['-gn', user], { encoding: 'utf8' });
+    if (group.status === 0) return { user, group: group.stdout.trim() };
+  }
+  throw new Error('neither nagios nor nobody exists');
+}
+
+/**
+ * A free port just below the ephemeral range, so that the daemons' listeners do not change
+ * what the check reports between a run through NRPE and a direct run.
+ */
+async function freePort(): Promise<number> {
+  const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  for (let port = low - 1; port >= Math.max(1024, low - 2000); port--) {
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no free port below ${low}`);
+}
+
+interface Run { status: number | null; stdout: string }
+
+class Nrpe {
+  daemon?: Daemon;
+  readonly log: string;
+  readonly config: string;
+
+  constructor(readonly dir: string, readonly name: string, readonly binary: string, readonly port: number, readonly ssl: boolean, settings: { dontBlame: boolean; snippet: string }) {
+    const { user, group } = nrpeUser();
+    this.log = join(dir, `${name}.log`);
+    this.config = join(dir, `${name}.cfg`);
+    writeFileSync(this.config, [
+      `pid_file=${join(dir, `${name}.pid`)}`, `log_file=${this.log}`, 'debug=1', 'disable_syslog=1',
+      `server_address=127.0.0.1`, `server_port=${port}`, 'allowed_hosts=127.0.0.1',
+      `nrpe_user=${user}`, `nrpe_group=${group}`, `dont_blame_nrpe=${settings.dontBlame ? 1 : 0}`,
+      'allow_bash_command_substitution=0', 'command_timeout=30', 'connection_timeout=30',
+      `include=${settings.snippet}`, '',
+    ].join('\n'));
+  }
+
+  check(command: string | undefined, args: string[] = []): Run {
+    const argv = ['-H', '127.0.0.1', '-p', String(this.port), ...(this.ssl ? [] : ['-n']), ...(command ? ['-c', command] : []), ...(args.length ? ['-a', ...args] : [])];
+    const r = spawnSync(CHECK_NRPE, argv, { encoding: 'utf8', timeout: 20_000 });
+    return { status: r.status, stdout: r.stdout };
+  }
+
+  async start(): Promise<void> {
+    this.daemon = new Daemon(this.binary, ['-c', this.config, '-f']);
+    await waitFor(`${this.name} on port ${this.port}`, 15_000, () => {
+      if (!this.daemon!.running) throw new Error(`${this.name} exited: ${this.daemon!.output}`);
+      return this.check(undefined).status === 0 ? true : undefined;
+    });
+  }
+
+  logText(): string {
+    return existsSync(this.log) ? readFileSync(this.log, 'utf8') : '';
+  }
+
+  async stop(): Promise<void> {
+    await this.daemon?.stop();
+  }
+}
+
+/** The shipped snippet with the plugin where this test put it, the $ARG1$ line optionally enabled. */
+function snippetFor(plugin: string, extra: string[], enableArgs: boolean): string {
+  let text = readFileSync(SNIPPET, 'utf8').split(SHIPPED_PATH).join(plugin);
+  if (enableArgs) text = text.replace(/^#(command\[check_ephemeral_ports_args\]=)/m, '$1');
+  return `${text}\n${extra.join('\n')}\n`;
+}
+
+/** A shipped command line, as NRPE will run it (plugin path replaced). */
+function shippedCommand(name: string): string[] {
+  const m = new RegExp(`^command\\[${name}\\]=(.*)$`, 'm').exec(readFileSync(SNIPPET, 'utf8'));
+  assert.ok(m, `icinga/nrpe.cfg has no command[${name}]`);
+  const [path, ...args] = m[1].split(' ');
+  assert.equal(path, SHIPPED_PATH);
+  return args;
+}
+
+const stateWord = (line: string) => /^EPHEMERAL PORTS (OK|WARNING|CRITICAL|UNKNOWN) - /.exec(line)?.[1];
+
+describe('NRPE', { skip }, () => {
+  let dir: string;
+  let plugin: string;
+  let proc: string;
+  const daemons: Nrpe[] = [];
+  let safe: Nrpe;
+
+  before(async () => {
+    dir = scratchDir('nrpe');
+    plugin = join(dir, 'check_ephemeral_ports');
+    copyFileSync(BUNDLE, plugin); // the committed bundle, where the unprivileged user can read it
+    chmodSync(plugin, 0o755);
+    proc = writeProcTree(join(dir, 'proc-80'), POOL_80);
+    const extra = [
+      'command[nrpe_test_whoami]=/usr/bin/id -un',
+      `command[nrpe_test_frozen]=${[plugin, ...shippedCommand('check_ephemeral_ports'), '--proc', proc].join(' ')}`,
+    ];
+    writeFileSync(join(dir, 'shipped.cfg'), snippetFor(plugin, extra, false));
+    writeFileSync(join(dir, 'with-args.cfg'), snippetFor(plugin, extra, true));
+    safe = new Nrpe(dir, 'nrpe-safe', NRPE, await freePort(), true, { dontBlame: false, snippet: join(dir, 'shipped.cfg') });
+    daemons.push(safe);
+    await safe.start();
+  });
+
+  after(async () => {
+    for (const d of daemons) await d.stop();
+    removeDir(dir);
+  });
+
+  test('runs the commands as the unprivileged nrpe_user', () => {
+    const r = safe.check('nrpe_test_whoami');
+    assert.equal(r.stdout.trim(), nrpeUser().user);
+  });
+
+  test('check_ephemeral_ports as shipped: the same exit code and state line as a direct run', () => {
+    const direct = runBundle(shippedCommand('check_ephemeral_ports'));
+    const viaNrpe = safe.check('check_ephemeral_ports');
+    assert.equal(viaNrpe.status, direct.status, viaNrpe.stdout);
+    const [a, b] = [splitNagiosOutput(viaNrpe.stdout), splitNagiosOutput(direct.stdout)];
+    assert.equal(stateWord(a.firstLine), stateWord(b.firstLine), `${a.firstLine}\n${b.firstLine}`);
+    assert.deepEqual(a.perfdata.map((p) => p.split('=')[0]), b.perfdata.map((p) => p.split('=')[0]));
+    console.log(`# via NRPE (exit ${viaNrpe.status}): ${a.firstLine}`);
+  });
+
+  test('the shipped command on a frozen /proc: byte for byte the output and exit code of a direct run', () => {
+    const direct = runBundle([...shippedCommand('check_ephemeral_ports'), '--proc', proc]);
+    const viaNrpe = safe.check('nrpe_test_frozen');
+    assert.equal(direct.status, 1);
+    assert.equal(viaNrpe.status, direct.status);
+    assert.equal(viaNrpe.stdout, direct.stdout);
+  });
+
+  test('check_ephemeral_ports_db_pool as shipped: the same exit code and first line', () => {
+    const direct = runBundle(shippedCommand('check_ephemeral_ports_db_pool'));
+    const viaNrpe = safe.check('check_ephemeral_ports_db_pool');
+    assert.equal(viaNrpe.status, direct.status);
+    assert.equal(splitNagiosOutput(viaNrpe.stdout).firstLine, splitNagiosOutput(direct.stdout).firstLine);
+    console.log(`# via NRPE (exit ${viaNrpe.status}): ${splitNagiosOutput(viaNrpe.stdout).firstLine}`);
+  });
+
+  test('with dont_blame_nrpe=0 a request with arguments is refused', () => {
+    const r = safe.check('check_ephemeral_ports', ['-w 10']);
+    assert.equal(r.status, 3, r.stdout);
+    assert.match(safe.logText(), /Request contained command arguments/);
+  });
+
+  test("Debian's NRPE refuses arguments even with dont_blame_nrpe=1: it is built without them", async () => {
+    const debian = new Nrpe(dir, 'nrpe-debian-args', NRPE, await freePort(), true, { dontBlame: true, snippet: join(dir, 'with-args.cfg') });
+    daemons.push(debian);
+    await debian.start();
+    const r = debian.check('check_ephemeral_ports_args', ['-w 10']);
+    assert.equal(r.status, 3, r.stdout);
+    assert.match(debian.logText(), /Request contained command arguments/);
+    await debian.stop();
+  });
+
+  describe('the $ARG1$ variant on NRPE built with --enable-command-args, dont_blame_nrpe=1', () => {
+    let nrpe: Nrpe;
+
+    before(async () => {
+      const build = spawnSync('bash', [join(ROOT, 'scripts', 'nrpe-with-command-args.sh'), join(dir, 'nrpe-build')], { encoding: 'utf8', timeout: 300_000 });
+      assert.equal(build.status, 0, `${build.stdout}${build.stderr}`);
+      nrpe = new Nrpe(dir, 'nrpe-args', join(dir, 'nrpe-build', 'nrpe'), await freePort(), false, { dontBlame: true, snippet: join(dir, 'with-args.cfg') });
+      daemons.push(nrpe);
+      await nrpe.start();
+    });
+
+    for (const [options, state] of [
+      [`--proc PROC`, 1],
+      [`--proc PROC -c 75`, 2],
+      [`-w 85 -c 95 --proc PROC`, 0],
+      [`-w ~:79 --proc PROC`, 1], // `~` reaches the plugin: sh leaves ~:79 alone (no user ":79")
+      [`-w @0:100 --proc PROC --remote 192.0.2.0/24 --remote-port 5432-5433`, 1],
+    ] as const) {
+      test(`-a '${options}': the output and exit code of a direct run`, () => {
+        const text = options.replace('PROC', proc);
+        const viaNrpe = nrpe.check('check_ephemeral_ports_args', [text]);
+        const direct = runBundle(text.split(' '));
+        assert.equal(direct.status, state, direct.stdout);
+        assert.equal(viaNrpe.status, direct.status, viaNrpe.stdout);
+        assert.equal(viaNrpe.stdout, direct.stdout);
+      });
+    }
+
+    test('a request holding a shell metacharacter is refused whole', () => {
+      const r = nrpe.check('check_ephemeral_ports_args', [`--proc ${proc} -w 70;id`]);
+      assert.equal(r.status, 3, r.stdout);
+      assert.match(nrpe.logText(), /illegal metachars/);
+    });
+
+    test("the Nagios command check_nrpe_args keeps '$ARG2$' one argument", () => {
+      const example = readFileSync(join(ROOT, 'icinga', 'nagios-nrpe.cfg.example'), 'utf8');
+      const line = /command_name\s+check_nrpe_args\n#\s+command_line\s+(.*)/.exec(example)?.[1];
+      assert.ok(line, 'no check_nrpe_args command_line in the example');
+      // Nagios expands macros textually and hands the line to /bin/sh; the HOSTADDRESS
+      // value carries this NRPE's port and -n (it was built without SSL).
+      const expanded = line.replace('$USER1$', '/usr/lib/nagios/plugins').replace('$HOSTADDRESS$', `127.0.0.1 -p ${nrpe.port} -n`)
+        .replace('$ARG1$', 'check_ephemeral_ports_args').replace('$ARG2$', `-c 75 --proc ${proc}`);
+      const r = spawnSync('sh', ['-c', expanded], { encoding: 'utf8', timeout: 20_000 });
+      const direct = runBundle(['-c', '75', '--proc', proc]);
+      assert.equal(r.status, 2, r.stdout);
+      assert.equal(r.stdout, direct.stdout);
+    });
+  });
+
+  test('the Nagios command check_nrpe runs the shipped commands', () => {
+    const example = readFileSync(join(ROOT, 'icinga', 'nagios-nrpe.cfg.example'), 'utf8');
+    const line = /command_name\s+check_nrpe\n\s+command_line\s+(.*)/.exec(example)?.[1];
+    assert.ok(line);
+    const expanded = line.replace('$USER1$', '/usr/lib/nagios/plugins').replace('$HOSTADDRESS$', `127.0.0.1 -p ${safe.port}`).replace('$ARG1$', 'check_ephemeral_ports_db_pool');
+    const r = spawnSync('sh', ['-c', expanded], { encoding: 'utf8', timeout: 20_000 });
+    const viaNrpe = safe.check('check_ephemeral_ports_db_pool');
+    // TIME_WAIT counts in the perfdata move from one run to the next; the verdict does not.
+    assert.equal(r.status, viaNrpe.status);
+    assert.equal(splitNagiosOutput(r.stdout).firstLine, splitNagiosOutput(viaNrpe.stdout).firstLine);
+  });
+
+  test('Icinga 2 → check_nrpe → NRPE → bundle, with icinga/nrpe-services.conf.example', { skip: skipUnless(commandMissing(ICINGA2)) }, async () => {
+    const idir = join(dir, 'icinga');
+    const layout = makeLayout(idir, { check_nrpe: CHECK_NRPE }, { zones: false, extra: IcingaDaemon.runtimeObjects(idir) });
+    writeFileSync(join(layout.masterZoneDir, 'nrpe-services.conf'), readFileSync(join(ROOT, 'icinga', 'nrpe-services.conf.example')));
+    writeFileSync(join(layout.masterZoneDir, 'host.conf'),
+      `object Host "db-client" { check_command = "dummy"; enable_active_checks = false; address = "127.0.0.1"; vars.os = "Linux"; vars.nrpe = true; vars.ephemeral_ports_db_pool = true; vars.nrpe_port = ${safe.port} }\n`);
+    const v = validate(layout);
+    assert.equal(v.status, 0, v.output);
+    const icinga = new IcingaDaemon(layout);
+    const names = ['db-client!ephemeral-ports', 'db-client!ephemeral-ports-db-pool'];
+    try {
+      await icinga.forceChecks(names);
+      await icinga.waitForResults(names);
+    } finally {
+      await icinga.stop();
+    }
+    const stored = icinga.storedResults();
+    const pool = stored.get('db-client!ephemeral-ports-db-pool')!;
+    assert.equal(pool.command[0], join(layout.pluginDir, 'check_nrpe'));
+    assert.ok(pool.command.includes('check_ephemeral_ports_db_pool'), pool.command.join(' '));
+    const direct = runBundle(shippedCommand('check_ephemeral_ports_db_pool'));
+    assert.equal(pool.exit_status, direct.status);
+    assert.equal(pool.output.trimEnd(), splitNagiosOutput(direct.stdout).text.trimEnd());
+    const labels = (perfdata: string[]) => perfdata.map((p) => p.split('=')[0]);
+    assert.deepEqual(labels(pool.performance_data), labels(splitNagiosOutput(direct.stdout).perfdata));
+    const host = stored.get('db-client!ephemeral-ports')!;
+    assert.equal(host.state, host.exit_status);
+    assert.equal(stateWord(host.output), ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'][host.state], host.output);
+  });
+});

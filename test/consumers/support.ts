@@ -1,0 +1,131 @@
+/**
+ * Plumbing shared by the consumer tests (Icinga 2, NRPE, Sensu Go, Debian's Node): a frozen
+ * /proc tree whose verdict is known in advance, a Nagios output splitter, bounded polling,
+ * and temp dirs and child processes that are cleaned up whatever happens.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export function commandMissing(...commands: string[]): string | false {
+  for (const c of commands) {
+    if (spawnSync('sh', ['-c', `command -v "$0"`, c]).status !== 0) return `${c} is not installed`;
+  }
+  return false;
+}
+
+/** A temp dir that other users may enter (daemons drop to nagios), removed by cleanup(). */
+export function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+export function removeDir(dir: string | undefined): void {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}
+
+const hex = (n: number, width: number) => n.toString(16).toUpperCase().padStart(width, '0');
+
+/** An IPv4 address as /proc/net/tcp prints it on a little-endian host: the u32 in memory order. */
+function procAddress(ip: string): string {
+  return ip.split('.').map((o) => hex(Number(o), 2)).reverse().join('');
+}
+
+export interface ProcTreeSpec {
+  readonly range: readonly [number, number];
+  /** ESTABLISHED TCP clients from 127.0.0.1 to this address and port, one local port each from range[0] up. */
+  readonly remote: string;
+  readonly remotePort: number;
+  readonly clients: number;
+}
+
+/**
+ * Writes a /proc copy for --proc DIR: the same layout as the kernel's (net/tcp lines are
+ * printed with get_tcp4_sock's format), so its verdict is fixed: with range 40000-40099
+ * and 80 clients to one destination, the worst tuple is 80 % used.
+ */
+export function writeProcTree(dir: string, spec: ProcTreeSpec): string {
+  mkdirSync(join(dir, 'net'), { recursive: true });
+  mkdirSync(join(dir, 'sys/net/ipv4'), { recursive: true });
+  const sys = (name: string, text: string) => writeFileSync(join(dir, 'sys/net/ipv4', name), `${text}\n`);
+  sys('ip_local_port_range', `${spec.range[0]}\t${spec.range[1]}`);
+  sys('ip_local_reserved_ports', '');
+  sys('tcp_tw_reuse', '2');
+  sys('tcp_tw_reuse_delay', '1000');
+  sys('tcp_timestamps', '1');
+  const header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
+  const lines = [header];
+  for (let i = 0; i < spec.clients; i++) {
+    const local = `${procAddress('127.0.0.1')}:${hex(spec.range[0] + i, 4)}`;
+    const remote = `${procAddress(spec.remote)}:${hex(spec.remotePort, 4)}`;
+    lines.push(`${String(i).padStart(4)}: ${local} ${remote} 01 00000000:00000000 00:00000000 00000000  1000        0 ${70000 + i} 1 0000000000000000 20 4 30 10 -1`);
+  }
+  writeFileSync(join(dir, 'net/tcp'), `${lines.join('\n')}\n`);
+  writeFileSync(join(dir, 'net/udp'), '   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n');
+  return dir;
+}
+
+/** The worst tuple 80 % used: WARNING with the defaults (70/90), the same on every host. */
+export const POOL_80: ProcTreeSpec = { range: [40000, 40099], remote: '192.0.2.10', remotePort: 5432, clients: 80 };
+
+export interface NagiosOutput {
+  readonly firstLine: string;
+  /** The text before the `|`, as Icinga keeps it. */
+  readonly text: string;
+  /** The perfdata tokens after the `|`. */
+  readonly perfdata: string[];
+}
+
+export function splitNagiosOutput(stdout: string): NagiosOutput {
+  const pipe = stdout.indexOf('|');
+  const text = pipe === -1 ? stdout : stdout.slice(0, pipe);
+  const perfdata = pipe === -1 ? [] : stdout.slice(pipe + 1).trim().split(' ').filter((t) => t !== '');
+  return { firstLine: stdout.split('\n')[0], text, perfdata };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls until check() returns a value other than undefined, or throws after timeoutMs. */
+export async function waitFor<T>(what: string, timeoutMs: number, check: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** A daemon in the foreground, its output kept for failure messages, stopped by stop(). */
+export class Daemon {
+  readonly child: ChildProcess;
+  output = '';
+  private exited: Promise<number | null>;
+
+  constructor(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env) {
+    this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    this.child.stdout?.on('data', (d: Buffer) => { this.output += d.toString(); });
+    this.child.stderr?.on('data', (d: Buffer) => { this.output += d.toString(); });
+    this.exited = new Promise((resolve) => {
+      this.child.on('exit', (code) => resolve(code));
+      this.child.on('error', () => resolve(null));
+    });
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** SIGTERM, then SIGKILL after graceMs; resolves when the process is gone. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
