@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, cpSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -104,5 +104,46 @@ test('permission denied names the path', { skip: rootSkip }, () => {
     assert.equal(r.stdout, `EPHEMERAL PORTS UNKNOWN - ${dir}/net/tcp6: permission denied\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Each kernel fault the check must name: [what, file, how to break it, the message]. */
+const FAULTS: [string, string, string | null, RegExp][] = [
+  ['missing tcp table', 'net/tcp', null, /\/net\/tcp: missing$/],
+  ['missing udp table', 'net/udp', null, /\/net\/udp: missing$/],
+  ['missing range file', 'sys/net/ipv4/ip_local_port_range', null, /ip_local_port_range: missing$/],
+  ['reversed range', 'sys/net/ipv4/ip_local_port_range', '60999\t32768\n', /ip_local_port_range: range 60999-32768 is reversed$/],
+  ['garbage range', 'sys/net/ipv4/ip_local_port_range', 'lots of ports\n', /ip_local_port_range: expected "LOW HIGH"/],
+  ['garbage reserved list', 'sys/net/ipv4/ip_local_reserved_ports', '8080,x-y\n', /ip_local_reserved_ports: "x" is not a port number$/],
+  ['garbage tw_reuse', 'sys/net/ipv4/tcp_tw_reuse', 'yes\n', /tcp_tw_reuse: expected a number from 0 to 2, got "yes"$/],
+  ['empty table', 'net/tcp', '', /\/net\/tcp: empty table/],
+  ['header only is fine', 'net/tcp6', '  sl  local_address remote_address st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n', /^$/],
+  ['non-hex field', 'net/tcp', '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:9C4X 0200007F:1538 01 00000000:00000000 00:00000000 00000000     0        0 1 1\n', /\/net\/tcp: line 2: local port is not hexadecimal$/],
+  ['truncated line', 'net/tcp', '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:9C40 0200007F:15', /\/net\/tcp: line 2: truncated remote port$/],
+  ['binary junk', 'net/udp', '\u0000\u0001\u0002\u00ff\u00fe\n\u0007', /\/net\/udp: line 1: no header line: not a socket table$/],
+];
+
+test('each named kernel fault is an UNKNOWN naming the file and what is wrong', { skip }, () => {
+  for (const [what, file, content, message] of FAULTS) {
+    const dir = mkdtempSync(join(tmpdir(), 'cep-fault-'));
+    try {
+      cpSync(join(FIXTURES, 'db-client'), dir, { recursive: true });
+      if (content === null) rmSync(join(dir, file));
+      else writeFileSync(join(dir, file), content, 'latin1');
+      const r = spawnSync(BUNDLE, ['--proc', dir], { encoding: 'utf8' });
+      assert.equal(r.stderr, '', what);
+      if (message.source === '^$') {
+        assert.notEqual(r.status, 3, `${what}: ${r.stdout}`);
+        continue;
+      }
+      assert.equal(r.status, 3, `${what}: ${r.stdout}`);
+      const [first, ...rest] = r.stdout.split('\n');
+      assert.match(first, /^EPHEMERAL PORTS UNKNOWN - /, what);
+      assert.ok(first.includes(dir), `${what}: names the file: ${first}`);
+      assert.match(first, message, what);
+      assert.deepEqual(rest, [''], `${what}: one line, no perfdata`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 });
