@@ -147,3 +147,35 @@ test('each named kernel fault is an UNKNOWN naming the file and what is wrong', 
     }
   }
 });
+
+const straceMissing = (): string | false => (spawnSync('strace', ['-V']).status === 0 ? false : 'strace is not installed');
+
+/**
+ * What the plugin asks of the kernel, traced: no network socket, no file opened for
+ * writing, no program run but node itself (through the #! line).
+ */
+function traced(args: string[]): { calls: string[]; stdout: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'cep-strace-'));
+  try {
+    const log = join(dir, 'trace');
+    const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=socket,connect,bind,execve,openat,open,creat,unlink,unlinkat,rename,renameat,mkdir,mkdirat', '-o', log, BUNDLE, ...args], { encoding: 'utf8' });
+    return { calls: readFileSync(log, 'utf8').split('\n').filter(Boolean), stdout: r.stdout };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('never opens a network socket, never writes a file, never runs a shell', { skip: skipUnless(bundleMissing() || straceMissing()) }, () => {
+  for (const args of [[], ['--proc', join(FIXTURES, 'db-client')], ['--format', 'json', '-vvv', '--top', '0']]) {
+    const { calls, stdout } = traced(args);
+    assert.match(stdout, /^(EPHEMERAL PORTS|\{)/);
+    assert.ok(calls.length > 5, 'the trace saw the run');
+    const offending = calls.filter((c) => {
+      if (/ (socket|connect|bind)\(/.test(c)) return !/AF_UNIX|AF_LOCAL|AF_NETLINK/.test(c) || / connect\(/.test(c);
+      if (/ execve\(/.test(c)) return !/execve\("(\/usr\/bin\/env|[^"]*\/node|[^"]*check_ephemeral_ports)"/.test(c);
+      if (/ (creat|unlink|unlinkat|rename|renameat|mkdir|mkdirat)\(/.test(c)) return !/ENOENT|EEXIST/.test(c);
+      return /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC/.test(c) && !/= -1 /.test(c) && !/"\/dev\/(null|tty|pts\/\d+)"/.test(c);
+    });
+    assert.deepEqual(offending, [], args.join(' '));
+  }
+});
