@@ -7,10 +7,24 @@ export interface OpenFile {
   close(): Promise<void>;
 }
 
+/** A program started without a shell, its stdout streamed as it comes. */
+export interface ChildProcess {
+  readonly stdout: AsyncIterable<Uint8Array>;
+  /** Once stdout is drained: the exit code (null when a signal ended it) and its stderr's start. */
+  exit(): Promise<{ code: number | null; signal: string | null; stderr: string }>;
+  /** Kills it if it still runs; a no-op once it has exited. */
+  kill(): void;
+}
+
 export interface Host {
   /** A small file as text; undefined when it does not exist. */
   readText(path: string): Promise<string | undefined>;
   /** A file to stream; undefined when it does not exist. */
   open(path: string): Promise<OpenFile | undefined>;
   readonly littleEndian: boolean;
+  /**
+   * Runs a program (argv, no shell, no stdin); undefined when it does not exist or cannot
+   * be executed. Aborting `signal` kills it. Optional: a host without it cannot run ss.
+   */
+  spawn?(file: string, args: readonly string[], signal: AbortSignal): Promise<ChildProcess | undefined>;
 }
