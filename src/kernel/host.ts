@@ -7,11 +7,21 @@ export interface OpenFile {
   close(): Promise<void>;
 }
 
+/** How a program ended: its exit code (null when a signal ended it) and its stderr's start. */
+export interface ProgramEnd {
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly stderr: string;
+}
+
 /** A program started without a shell, its stdout streamed as it comes. */
 export interface ChildProcess {
-  readonly stdout: AsyncIterable<Uint8Array>;
-  /** Once stdout is drained: the exit code (null when a signal ended it) and its stderr's start. */
-  exit(): Promise<{ code: number | null; signal: string | null; stderr: string }>;
+  /**
+   * Hands stdout to onChunk chunk by chunk as it arrives (a plain call, no promise per
+   * chunk: this is the hot path), and resolves once stdout is drained and the program has
+   * ended. When onChunk throws, the program is killed and the promise rejects with that.
+   */
+  drain(onChunk: (chunk: Uint8Array) => void): Promise<ProgramEnd>;
   /** Kills it if it still runs; a no-op once it has exited. */
   kill(): void;
 }

@@ -1,7 +1,10 @@
-import { promises as fs } from 'node:fs';
+import { closeSync, openSync, promises as fs, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { KernelError } from './errors';
 import type { ChildProcess, Host, OpenFile } from './host';
+
+/** How long a synchronous read loop may hold the event loop. */
+const YIELD_MS = 20;
 
 /** Enough of a child's stderr to say why it failed. */
 const STDERR_KEPT = 2048;
@@ -26,30 +29,38 @@ export const nodeHost: Host = {
   },
 
   async open(path): Promise<OpenFile | undefined> {
-    let handle: fs.FileHandle;
+    let fd: number;
     try {
-      handle = await fs.open(path, 'r');
+      fd = openSync(path, 'r');
     } catch (err) {
       return missingOrThrow(path, err);
     }
+    let lastYield = Date.now();
     return {
+      // /proc/net tables come one page per read(): a thread-pool round trip per page costs
+      // more than the read, so read synchronously, and let the event loop run (timeout,
+      // signals) every 20 ms.
       async read(into, offset, length) {
+        if (Date.now() - lastYield >= YIELD_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          lastYield = Date.now();
+        }
         try {
-          return (await handle.read(into, offset, length, null)).bytesRead;
+          return readSync(fd, into, offset, length, null);
         } catch (err) {
           throw new KernelError(path, `cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
         }
       },
-      close: () => handle.close(),
+      close: async () => closeSync(fd),
     };
   },
 
   async spawn(file, args, signal): Promise<ChildProcess | undefined> {
-    // Loaded only when a program is run: most of the check's start-up is module loading.
-    const { spawn } = await import('node:child_process');
+    // Loaded only when a program is run (a dynamic import() would start the ESM loader).
+    const { spawn } = require('node:child_process') as typeof import('node:child_process');
     // LC_ALL=C: untranslated output; and no PROC_ROOT or PROC_NET_* that would redirect ss.
     const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { LC_ALL: 'C' }, signal, killSignal: 'SIGKILL' });
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('close', (code, sig) => resolve({ code, signal: sig })));
+    const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('close', (code, sig) => resolve({ code, signal: sig })));
     let stderr = '';
     child.stderr.setEncoding('latin1');
     child.stderr.on('data', (text: string) => {
@@ -67,12 +78,26 @@ export const nodeHost: Host = {
       if (code === 'ABORT_ERR') throw new KernelError(file, 'stopped before it started');
       throw new KernelError(file, `cannot run (${code ?? String(started)})`);
     }
+    const kill = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    };
     return {
-      stdout: child.stdout,
-      exit: async () => ({ ...(await exited), stderr }),
-      kill: () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      async drain(onChunk) {
+        let failure: { error: unknown } | undefined;
+        child.stdout.on('data', (chunk: Buffer) => {
+          if (failure !== undefined) return;
+          try {
+            onChunk(chunk);
+          } catch (error) {
+            failure = { error };
+            kill();
+          }
+        });
+        const end = await closed;
+        if (failure !== undefined) throw failure.error;
+        return { ...end, stderr };
       },
+      kill,
     };
   },
 };

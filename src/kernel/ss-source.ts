@@ -5,7 +5,7 @@
  * the kernel"). The output is streamed into the sink as it arrives.
  */
 import { KernelError } from './errors';
-import type { ChildProcess, Host } from './host';
+import type { ChildProcess, Host, ProgramEnd } from './host';
 import type { TableChoice } from './proc-source';
 import type { SocketSink } from './records';
 import { SsParser } from './ss';
@@ -49,11 +49,11 @@ export async function readSocketsWithSs(
   if (child === undefined) throw new KernelError('ss', `not found in ${SS_PATHS.join(', ')}`);
   onStage(`reading the output of ${path}`);
   const parser = new SsParser(want.tcp && want.udp ? null : want.tcp ? 'tcp' : 'udp', usable, sink, path);
-  let drained = false;
+  const buf = new Uint8Array(CHUNK);
+  let filled = 0;
+  let end: ProgramEnd;
   try {
-    const buf = new Uint8Array(CHUNK);
-    let filled = 0;
-    for await (const chunk of child.stdout) {
+    end = await child.drain((chunk) => {
       for (let offset = 0; offset < chunk.length; ) {
         if (filled === buf.length) throw new KernelError(path, `a line longer than ${CHUNK} bytes`);
         const n = Math.min(chunk.length - offset, buf.length - filled);
@@ -64,16 +64,14 @@ export async function readSocketsWithSs(
         buf.copyWithin(0, consumed, filled);
         filled -= consumed;
       }
-    }
-    parser.finish(buf, filled);
-    drained = true;
+    });
   } finally {
-    // On a parse error, ss may still be writing: no child is left behind.
-    if (!drained) child.kill();
+    // However drain ended, no child is left behind.
+    child.kill();
   }
-  const end = await child.exit();
   if (end.code !== 0) {
     const why = end.stderr.trim().split('\n')[0];
     throw new KernelError(path, `${end.code === null ? `killed by ${end.signal}` : `exit status ${end.code}`}${why ? `: ${why}` : ''}`);
   }
+  parser.finish(buf, filled);
 }

@@ -71,6 +71,12 @@ function same(buf: Uint8Array, start: number, end: number, word: Uint8Array): bo
   return true;
 }
 
+/** indexOf within [start, end): Uint8Array#indexOf would search the whole buffer. */
+function find(buf: Uint8Array, byte: number, start: number, end: number): number {
+  for (let i = start; i < end; i++) if (buf[i] === byte) return i;
+  return -1;
+}
+
 function isBlank(byte: number): boolean {
   return byte === SPACE || byte === TAB;
 }
@@ -143,10 +149,13 @@ export class SsParser {
 
   /** Parses every complete line in buf[0, end); returns where the incomplete tail starts. */
   feed(buf: Uint8Array, end: number): number {
+    // A view that ends at `end`: Uint8Array#indexOf would search on through the stale rest
+    // of the buffer, and Buffer's is faster.
+    const view = Buffer.from(buf.buffer, buf.byteOffset, end);
     let start = 0;
     for (;;) {
-      const newline = buf.indexOf(NEWLINE, start);
-      if (newline === -1 || newline >= end) return start;
+      const newline = view.indexOf(NEWLINE, start);
+      if (newline === -1) return start;
       this.line(buf, start, newline);
       start = newline + 1;
     }
@@ -248,12 +257,12 @@ export class SsParser {
   /** `[addr]%if`, `addr%if`, `[addr]`, `addr` or `*`, before the port colon. */
   private address(buf: Uint8Array, start: number, end: number, field: string): Address {
     if (buf[start] === OPEN_BRACKET) {
-      const close = buf.indexOf(CLOSE_BRACKET, start);
-      if (close === -1 || close >= end) this.fail(`unbalanced [ in the ${field}`);
+      const close = find(buf, CLOSE_BRACKET, start, end);
+      if (close === -1) this.fail(`unbalanced [ in the ${field}`);
       return this.ipv6(buf, start + 1, close, field);
     }
-    const percent = buf.indexOf(PERCENT, start);
-    if (percent !== -1 && percent < end) end = percent;
+    const percent = find(buf, PERCENT, start, end);
+    if (percent !== -1) end = percent;
     // A wildcard: only listeners and unconnected sockets have one, and of them only the
     // port counts, so the family does not matter.
     if (end - start === 1 && buf[start] === STAR) return WILDCARD;
@@ -313,8 +322,8 @@ export class SsParser {
       }
     }
     if (at === -1) return 0;
-    const nameEnd = buf.indexOf(COMMA, at);
-    if (nameEnd === -1 || nameEnd >= end || !same(buf, at, nameEnd, TIMEWAIT)) return 0;
+    const nameEnd = find(buf, COMMA, at, end);
+    if (nameEnd === -1 || !same(buf, at, nameEnd, TIMEWAIT)) return 0;
     let valueEnd = nameEnd + 1;
     while (valueEnd < end && buf[valueEnd] !== COMMA && buf[valueEnd] !== CLOSE_PAREN) valueEnd++;
     const left = timerLeftMs(buf, nameEnd + 1, valueEnd);

@@ -41,7 +41,10 @@ interface TupleSockets {
 }
 
 export class PoolBuilder implements SocketSink {
-  private readonly tuples = new Map<string, TupleSockets>();
+  /** local → remote → remote port → its sockets: no key string to build and hash per socket. */
+  private readonly tuples = new Map<string, Map<string, Map<number, TupleSockets>>>();
+  /** The same tuples, in the order first seen. */
+  private readonly tupleList: TupleSockets[] = [];
   private readonly listening = new Set<number>();
   private readonly tcpHeld = new Set<number>();
   private readonly udpHeld = new Set<number>();
@@ -62,11 +65,15 @@ export class PoolBuilder implements SocketSink {
       this.listening.add(localPort);
       return;
     }
-    const key = `${local} ${remote} ${remotePort}`;
-    let tuple = this.tuples.get(key);
+    let byRemote = this.tuples.get(local);
+    if (byRemote === undefined) this.tuples.set(local, (byRemote = new Map()));
+    let byPort = byRemote.get(remote);
+    if (byPort === undefined) byRemote.set(remote, (byPort = new Map()));
+    let tuple = byPort.get(remotePort);
     if (tuple === undefined) {
       tuple = { family, local, remote, remotePort, held: new Set(), reusable: new Set(), states: new Uint32Array(TCP_STATE_NAMES.length), sockets: 0 };
-      this.tuples.set(key, tuple);
+      byPort.set(remotePort, tuple);
+      this.tupleList.push(tuple);
     }
     tuple.sockets++;
     tuple.states[state]++;
@@ -92,15 +99,17 @@ export class PoolBuilder implements SocketSink {
     const { space, listening } = this;
     const capacity = space.size - listening.size;
     const tuples: Pool[] = [];
-    const owners = new Map<number, number>();
-    for (const t of this.tuples.values()) {
+    // How many tuples hold each port: two or more means connect() gave it (shared).
+    const owners = new Uint32Array(65536);
+    let sharedPorts = 0;
+    for (const t of this.tupleList) {
       let used = 0;
       let outbound = false;
       for (const port of t.held) {
         if (listening.has(port)) continue;
         used++;
         outbound = true;
-        owners.set(port, (owners.get(port) ?? 0) + 1);
+        if (++owners[port] === 2) sharedPorts++;
       }
       for (const port of t.reusable) if (!listening.has(port)) outbound = true;
       // Every port in X: the accepted side of connections to an in-range listener, not
@@ -125,8 +134,6 @@ export class PoolBuilder implements SocketSink {
         timeWaitReusable: t.reusable.size,
       });
     }
-    let sharedPorts = 0;
-    for (const count of owners.values()) if (count > 1) sharedPorts++;
 
     const udpUsed = this.udpHeld.size;
     const bindUsed = this.tcpHeld.size;

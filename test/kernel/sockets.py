@@ -3,7 +3,10 @@
 
 Run it inside `unshare -n` as root. It brings lo up, narrows the port range to 40000-40199
 (40190-40199 reserved), builds the sockets, prints `ready`, and holds them until stdin
-closes. Loopback only. Readers enter the namespace with `nsenter -t PID -n`.
+closes. Each line `fresh` on stdin adds TIME_WAIT sockets too young to be reused (on
+tuples of their own, so connect() cannot recycle the old ones) and answers `fresh`: a
+reader compares the sources right after, well within the reuse delay. Loopback only.
+Readers enter the namespace with `nsenter -t PID -n`.
 
   listeners in the range (IPv4, IPv6-only, dual-stack `*`, one on a reserved port) and
   outside it; clients from 127.0.0.2 and ::1 (IP_BIND_ADDRESS_NO_PORT), IPv4-mapped
@@ -86,6 +89,7 @@ def main():
     dual = listener(v6, '::', 9000, v6only=0)
     tw = listener(v4, '127.0.0.1', 8081)
     tw6 = listener(v6, '::1', 8444, v6only=1)
+    tw6_fresh = listener(v6, '::1', 8445, v6only=1)
     full = listener(v4, '127.0.0.1', 7000, backlog=0)
     # Listeners in the range: lost to every tuple; one on a reserved port, which never counts.
     inside = listener(v4, '127.0.0.1', 40010)
@@ -136,13 +140,15 @@ def main():
             u.connect(dst)
         keep.append(u)
 
-    # ...and fresh TIME_WAIT that is not.
-    for _ in range(2):
-        time_wait(tw, v4, '127.0.0.1', 8081, src='127.0.0.5')
-    time_wait(tw6, v6, '::1', 8444)
-    time.sleep(0.2)  # FIN-WAIT-2 → TIME_WAIT needs the last ACK
     print('ready', flush=True)
-    sys.stdin.read()
+    for line in sys.stdin:
+        if line.strip() == 'fresh':
+            # ...and fresh TIME_WAIT that is not.
+            for _ in range(2):
+                time_wait(tw, v4, '127.0.0.1', 8081, src='127.0.0.6')
+            time_wait(tw6_fresh, v6, '::1', 8445)
+            time.sleep(0.2)  # FIN-WAIT-2 → TIME_WAIT needs the last ACK
+            print('fresh', flush=True)
 
 
 if __name__ == '__main__':

@@ -19,26 +19,40 @@ describe('ss and /proc agree on real sockets', { skip: skipUnless(unavailable())
   let holder: ReturnType<typeof spawn> | undefined;
   let pid = 0;
 
-  before(async () => {
-    // unshare execs python3 in place: its pid names the namespace for nsenter.
-    const child = spawn('unshare', ['-n', 'python3', SOCKETS], { stdio: ['pipe', 'pipe', 'inherit'] });
-    holder = child;
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error('sockets.py was not ready within 30 s')), 30_000);
-      child.stdout?.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.includes('ready\n')) {
+  let out = '';
+  /** Resolves when sockets.py has printed `word` once more. */
+  function answer(word: string): Promise<void> {
+    const seen = out.split('\n').filter((line) => line === word).length;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`sockets.py did not say ${word} within 30 s`)), 30_000);
+      const onData = () => {
+        if (out.split('\n').filter((line) => line === word).length > seen) {
           clearTimeout(timer);
+          holder?.stdout?.off('data', onData);
           resolve();
         }
-      });
-      child.once('exit', (code) => {
+      };
+      holder?.stdout?.on('data', onData);
+      holder?.once('exit', (code) => {
         clearTimeout(timer);
-        reject(new Error(`sockets.py exited with ${code} before it was ready`));
+        reject(new Error(`sockets.py exited with ${code}`));
       });
     });
-    pid = child.pid as number;
+  }
+
+  /** New TIME_WAIT sockets, younger than the reuse delay for the next few seconds. */
+  async function freshTimeWait(): Promise<void> {
+    const done = answer('fresh');
+    holder?.stdin?.write('fresh\n');
+    await done;
+  }
+
+  before(async () => {
+    // unshare execs python3 in place: its pid names the namespace for nsenter.
+    holder = spawn('unshare', ['-n', 'python3', SOCKETS], { stdio: ['pipe', 'pipe', 'inherit'] });
+    holder.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await answer('ready');
+    pid = holder.pid as number;
   });
 
   after(async () => {
@@ -55,8 +69,9 @@ describe('ss and /proc agree on real sockets', { skip: skipUnless(unavailable())
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
-  it('gives the same JSON, tuple for tuple', () => {
+  it('gives the same JSON, tuple for tuple', async () => {
     // Run back to back: the fresh TIME_WAIT sockets must stay younger than the reuse delay.
+    await freshTimeWait();
     const ss = check('--source', 'ss', '--format', 'json', '--top', '0');
     const proc = check('--source', 'proc', '--format', 'json', '--top', '0');
     assert.equal(ss.stderr, '');
@@ -82,14 +97,17 @@ describe('ss and /proc agree on real sockets', { skip: skipUnless(unavailable())
     assert.equal(tuples.get('127.0.0.3 127.0.0.1:8080')?.used, 1); // bound to lo
     assert.deepEqual(tuples.get('127.0.0.1 127.0.0.1:7000')?.states, { ESTABLISHED: 1, SYN_SENT: 2 });
     assert.deepEqual(tuples.get('127.0.0.4 127.0.0.1:8080')?.states, { FIN_WAIT2: 1, CLOSE_WAIT: 1 });
-    assert.deepEqual(tuples.get('127.0.0.5 127.0.0.1:8081'), { ...tuples.get('127.0.0.5 127.0.0.1:8081'), used: 2, timeWaitReusable: 3 });
-    assert.deepEqual(tuples.get('::1 ::1:8444'), { ...tuples.get('::1 ::1:8444'), used: 1, timeWaitReusable: 1 });
+    assert.deepEqual(tuples.get('127.0.0.5 127.0.0.1:8081'), { ...tuples.get('127.0.0.5 127.0.0.1:8081'), used: 0, timeWaitReusable: 3 });
+    assert.deepEqual(tuples.get('127.0.0.6 127.0.0.1:8081'), { ...tuples.get('127.0.0.6 127.0.0.1:8081'), used: 2, timeWaitReusable: 0 });
+    assert.deepEqual(tuples.get('::1 ::1:8444'), { ...tuples.get('::1 ::1:8444'), used: 0, timeWaitReusable: 1 });
+    assert.deepEqual(tuples.get('::1 ::1:8445'), { ...tuples.get('::1 ::1:8445'), used: 1, timeWaitReusable: 0 });
     assert.equal(tuples.has('127.0.0.1 127.0.0.9:30000'), false); // accepted by an in-range listener
     const udp = fromSs.tuples.find((t: { protocol: string }) => t.protocol === 'udp');
     assert.equal(udp.used, 5); // 40191 is reserved
   });
 
-  it('gives the same text, and auto picks ss', () => {
+  it('gives the same text, and auto picks ss', async () => {
+    await freshTimeWait();
     const ss = check('--source', 'ss', '-vv', '--top', '0');
     const proc = check('--source', 'proc', '-vv', '--top', '0');
     const auto = check('-vv', '--top', '0');

@@ -46,10 +46,13 @@ function fakeHost(programs: Record<string, FakeRun>): Host & { spawned: string[]
       const program = programs[file];
       if (program === undefined) return undefined;
       return {
-        stdout: (async function* () {
-          yield* program.chunks;
-        })(),
-        exit: async () => ({ code: program.code === undefined ? 0 : program.code, signal: program.code === null ? 'SIGKILL' : null, stderr: program.stderr ?? '' }),
+        async drain(onChunk) {
+          for (const chunk of program.chunks) {
+            await Promise.resolve();
+            onChunk(chunk);
+          }
+          return { code: program.code === undefined ? 0 : program.code, signal: program.code === null ? 'SIGKILL' : null, stderr: program.stderr ?? '' };
+        },
         kill: () => void host.killed++,
       };
     },
@@ -130,7 +133,7 @@ describe('a child is never left behind', () => {
     const child = await nodeHost.spawn?.('/bin/sleep', ['30'], stop.signal);
     assert.ok(child);
     stop.abort();
-    assert.deepEqual(await child.exit(), { code: null, signal: 'SIGKILL', stderr: '' });
+    assert.deepEqual(await child.drain(() => {}), { code: null, signal: 'SIGKILL', stderr: '' });
   });
 
   it('a missing program is undefined, not an error', async () => {
@@ -141,9 +144,22 @@ describe('a child is never left behind', () => {
     const child = await nodeHost.spawn?.('/bin/sh', ['-c', 'echo one; echo two; echo oops >&2; exit 3'], new AbortController().signal);
     assert.ok(child);
     let text = '';
-    for await (const chunk of child.stdout) text += Buffer.from(chunk).toString();
+    const end = await child.drain((chunk) => (text += Buffer.from(chunk).toString()));
     assert.equal(text, 'one\ntwo\n');
-    assert.deepEqual(await child.exit(), { code: 3, signal: null, stderr: 'oops\n' });
+    assert.deepEqual(end, { code: 3, signal: null, stderr: 'oops\n' });
+  });
+
+  it('a consumer that throws kills the program and gets its error back', async () => {
+    const child = await nodeHost.spawn?.('/bin/sh', ['-c', 'echo one; exec sleep 30'], new AbortController().signal);
+    assert.ok(child);
+    const started = Date.now();
+    await assert.rejects(
+      child.drain(() => {
+        throw new Error('unreadable');
+      }),
+      /unreadable/,
+    );
+    assert.ok(Date.now() - started < 5000);
   });
 
   it('a timeout kills the ss the check is waiting for', async () => {
@@ -159,7 +175,7 @@ describe('a child is never left behind', () => {
     assert.equal(result.exitCode, 3);
     assert.match(result.stdout, /^EPHEMERAL PORTS UNKNOWN - timed out after 0.3 s while reading the output of \/usr\/bin\/ss/);
     assert.ok(child);
-    assert.equal((await child.exit()).signal, 'SIGKILL');
+    assert.equal((await child.drain(() => {})).signal, 'SIGKILL');
     assert.ok(Date.now() - started < 5000);
   });
 
@@ -178,6 +194,6 @@ describe('a child is never left behind', () => {
     const result = await run(['--source', 'ss'], host, stop.signal);
     assert.match(result.stdout, /^EPHEMERAL PORTS UNKNOWN - stopped by SIGTERM while reading the output of/);
     assert.ok(child);
-    assert.equal((await child.exit()).signal, 'SIGKILL');
+    assert.equal((await child.drain(() => {})).signal, 'SIGKILL');
   });
 });
