@@ -1,4 +1,4 @@
-import { closeSync, openSync, promises as fs, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { KernelError } from './errors';
 import type { ChildProcess, Host, OpenFile } from './host';
@@ -20,9 +20,10 @@ function missingOrThrow(path: string, err: unknown): undefined {
 export const nodeHost: Host = {
   littleEndian: endianness() === 'LE',
 
+  // Synchronous: a handful of one-line sysctl files, read faster than a thread-pool trip.
   async readText(path) {
     try {
-      return await fs.readFile(path, 'latin1');
+      return readFileSync(path, 'latin1');
     } catch (err) {
       return missingOrThrow(path, err);
     }

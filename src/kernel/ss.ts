@@ -147,6 +147,11 @@ export class SsParser {
     private readonly source = 'ss',
   ) {}
 
+  /** Lines seen so far, blank and header lines included. */
+  get lines(): number {
+    return this.lineNumber;
+  }
+
   /** Parses every complete line in buf[0, end); returns where the incomplete tail starts. */
   feed(buf: Uint8Array, end: number): number {
     // A view that ends at `end`: Uint8Array#indexOf would search on through the stale rest

@@ -46,7 +46,9 @@ export class PoolBuilder implements SocketSink {
   /** The same tuples, in the order first seen. */
   private readonly tupleList: TupleSockets[] = [];
   private readonly listening = new Set<number>();
-  private readonly tcpHeld = new Set<number>();
+  /** In-range ports any TCP socket holds (a byte per port: set once per socket, cheaply). */
+  private readonly tcpHeld = new Uint8Array(65536);
+  private tcpHeldCount = 0;
   private readonly udpHeld = new Set<number>();
   private readonly udpStates = { UNCONN: 0, ESTAB: 0 };
   private tcpSockets = 0;
@@ -60,7 +62,10 @@ export class PoolBuilder implements SocketSink {
 
   tcp(family: Family, local: string, localPort: number, remote: string, remotePort: number, state: number, timeWaitAgeMs: number): void {
     this.tcpSockets++;
-    this.tcpHeld.add(localPort);
+    if (this.tcpHeld[localPort] === 0) {
+      this.tcpHeld[localPort] = 1;
+      this.tcpHeldCount++;
+    }
     if (state === TcpState.LISTEN) {
       this.listening.add(localPort);
       return;
@@ -136,7 +141,7 @@ export class PoolBuilder implements SocketSink {
     }
 
     const udpUsed = this.udpHeld.size;
-    const bindUsed = this.tcpHeld.size;
+    const bindUsed = this.tcpHeldCount;
     return {
       space: { low: space.range.low, high: space.range.high, rangeSize: space.rangeSize, reservedInRange: space.reservedInRange, oddSized: space.oddSized },
       capacity,

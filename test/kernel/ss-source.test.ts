@@ -15,6 +15,12 @@ import { FIXTURES } from '../helpers';
 const SAME_HOST = join(FIXTURES, 'ss', 'same-host');
 const PROC = join(SAME_HOST, 'proc');
 const SS_OUTPUT = readFileSync(join(SAME_HOST, 'ss-tuano.txt'));
+// The capture split the way `ss -4` and `ss -6` list it: IPv6 (and IPv4-mapped) sockets
+// are the bracketed ones and the dual-stack wildcards (`*`).
+const V6 = /\[|\s\*:/;
+const SS_LINES = SS_OUTPUT.toString('latin1').split('\n');
+const SS_V4 = Buffer.from(SS_LINES.filter((line) => !V6.test(line)).join('\n'), 'latin1');
+const SS_V6 = Buffer.from(`${SS_LINES.filter((line) => V6.test(line)).join('\n')}\n`, 'latin1');
 
 class Counter implements SocketSink {
   tcpCount = 0;
@@ -28,9 +34,13 @@ class Counter implements SocketSink {
 }
 
 interface FakeRun {
+  /** What `ss -4` prints; `ss -6` prints chunks6 (nothing by default). */
   readonly chunks: Uint8Array[];
+  readonly chunks6?: Uint8Array[];
   readonly code?: number | null;
   readonly stderr?: string;
+  /** An iproute2 before 4.12: -H is an invalid option. */
+  readonly old?: boolean;
 }
 
 /** The fixture's /proc through nodeHost; ss replaced by canned output at the paths given. */
@@ -43,11 +53,13 @@ function fakeHost(programs: Record<string, FakeRun>): Host & { spawned: string[]
     killed: 0,
     async spawn(file: string, args: readonly string[]): Promise<ChildProcess | undefined> {
       host.spawned.push([file, ...args]);
-      const program = programs[file];
+      let program = programs[file];
       if (program === undefined) return undefined;
+      if (program.old && args[0].includes('H')) program = { chunks: [], code: 255, stderr: "ss: invalid option -- 'H'\nUsage: ss [ OPTIONS ]\n" };
+      const chunks = args[0].startsWith('-6') ? (program.chunks6 ?? []) : program.chunks;
       return {
         async drain(onChunk) {
-          for (const chunk of program.chunks) {
+          for (const chunk of chunks) {
             await Promise.resolve();
             onChunk(chunk);
           }
@@ -77,13 +89,44 @@ function read(host: Host, choice: 'auto' | 'ss' | 'proc', signal = new AbortCont
 
 describe('the ss source', () => {
   it('asks ss for every state, numeric, with timers, filtered on the range', () => {
-    assert.deepEqual(ssArguments({ tcp: true, udp: true }, range), ['-tunao', '( sport >= :40000 and sport <= :40199 )']);
-    assert.deepEqual(ssArguments({ tcp: true, udp: false }, range), ['-tnao', '( sport >= :40000 and sport <= :40199 )']);
+    assert.deepEqual(ssArguments({ tcp: true, udp: true }, range, 4), ['-4tunaoH', '( sport >= :40000 and sport <= :40199 )']);
+    assert.deepEqual(ssArguments({ tcp: true, udp: false }, range, 6), ['-6tnaoH', '( sport >= :40000 and sport <= :40199 )']);
+    assert.deepEqual(ssArguments({ tcp: false, udp: true }, range, 4, true), ['-4unao', '( sport >= :40000 and sport <= :40199 )']);
+  });
+
+  it('lists each family with its own ss, side by side', async () => {
+    const host = fakeHost({ '/usr/bin/ss': { chunks: [SS_V4], chunks6: [SS_V6] } });
+    const result = await read(host, 'ss');
+    assert.deepEqual([result.sink.tcpCount, result.sink.udpCount], [26, 5]);
+    assert.deepEqual(host.spawned.map((argv) => argv.slice(0, 2).join(' ')), ['/usr/bin/ss -4tunaoH', '/usr/bin/ss -6tunaoH']);
+  });
+
+  it('asks again with a header when ss is too old for -H', async () => {
+    const host = fakeHost({ '/usr/bin/ss': { chunks: [SS_V4], chunks6: [SS_V6], old: true } });
+    const result = await read(host, 'ss');
+    assert.deepEqual([result.sink.tcpCount, result.sink.udpCount], [26, 5]);
+    assert.deepEqual(host.spawned.map((argv) => argv[1]).sort(), ['-4tunao', '-4tunaoH', '-6tunao', '-6tunaoH']);
+  });
+
+  it('one failing listing kills the other', async () => {
+    let killed = 0;
+    const host: Host = {
+      ...nodeHost,
+      // -4 hangs, -6 fails at once: -4 must not be waited for.
+      spawn: async (_file, args, signal) =>
+        args[0].startsWith('-4')
+          ? nodeHost.spawn?.('/bin/sleep', ['30'], (signal.addEventListener('abort', () => killed++), signal))
+          : nodeHost.spawn?.('/bin/sh', ['-c', 'echo broken >&2; exit 2'], signal),
+    };
+    const started = Date.now();
+    await assert.rejects(read(host, 'ss'), /exit status 2: broken/);
+    assert.equal(killed, 1);
+    assert.ok(Date.now() - started < 5000);
   });
 
   it('streams the output, whatever the chunk sizes, into the sink', async () => {
     for (const size of [1, 13, 4096, SS_OUTPUT.length]) {
-      const result = await read(fakeHost({ '/usr/sbin/ss': { chunks: pieces(SS_OUTPUT, size) } }), 'ss');
+      const result = await read(fakeHost({ '/usr/sbin/ss': { chunks: pieces(SS_V4, size), chunks6: pieces(SS_V6, size) } }), 'ss');
       assert.equal(result.source, 'ss');
       assert.equal(result.fallback, null);
       assert.deepEqual([result.sink.tcpCount, result.sink.udpCount], [26, 5]);
@@ -91,9 +134,9 @@ describe('the ss source', () => {
   });
 
   it('looks for ss where distributions put it, in order', async () => {
-    const host = fakeHost({ '/sbin/ss': { chunks: [SS_OUTPUT] } });
+    const host = fakeHost({ '/sbin/ss': { chunks: [SS_V4] } });
     await read(host, 'ss');
-    assert.deepEqual(host.spawned.map((argv) => argv[0]), SS_PATHS);
+    assert.deepEqual(host.spawned.map((argv) => argv[0]), [...SS_PATHS, '/sbin/ss']);
   });
 
   it('--source ss: a missing or failing ss is an error', async () => {
@@ -105,11 +148,11 @@ describe('the ss source', () => {
   it('--source ss: unreadable output is an error, and ss is killed', async () => {
     const host = fakeHost({ '/usr/bin/ss': { chunks: [Buffer.from('ESTAB 0 0 127.0.0.1:40001 127.0.0.1:80\n')] } });
     await assert.rejects(read(host, 'ss'), (err: unknown) => err instanceof KernelError && /no Netid column/.test(err.message));
-    assert.equal(host.killed, 1);
+    assert.equal(host.killed, 2); // both listings' ss: a no-op for one that has ended
   });
 
   it('--source auto: falls back to /proc when ss is missing, fails or is unreadable, and says so', async () => {
-    const cases: Record<string, FakeRun>[] = [{}, { '/usr/bin/ss': { chunks: [SS_OUTPUT], code: 1 } }, { '/usr/bin/ss': { chunks: [Buffer.from('tcp WHAT 0 0 a:1 b:2\n')] } }];
+    const cases: Record<string, FakeRun>[] = [{}, { '/usr/bin/ss': { chunks: [SS_V4], code: 1 } }, { '/usr/bin/ss': { chunks: [SS_V4], chunks6: [Buffer.from('tcp WHAT 0 0 a:1 b:2\n')] } }];
     for (const programs of cases) {
       const result = await read(fakeHost(programs), 'auto');
       assert.equal(result.source, 'proc');
@@ -120,10 +163,10 @@ describe('the ss source', () => {
   });
 
   it('--source auto uses ss when it works; --source proc never runs it', async () => {
-    const host = fakeHost({ '/usr/bin/ss': { chunks: [SS_OUTPUT] } });
+    const host = fakeHost({ '/usr/bin/ss': { chunks: [SS_V4], chunks6: [SS_V6] } });
     assert.equal((await read(host, 'auto')).source, 'ss');
     assert.equal((await read(host, 'proc')).source, 'proc');
-    assert.equal(host.spawned.length, 1);
+    assert.equal(host.spawned.length, 2);
   });
 });
 
