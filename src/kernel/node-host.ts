@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readFileSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { KernelError } from './errors';
 import type { ChildProcess, Host, OpenFile } from './host';
@@ -57,6 +57,12 @@ export const nodeHost: Host = {
   },
 
   async spawn(file, args, signal): Promise<ChildProcess | undefined> {
+    // A missing program would still cost a fork before exec() fails: look first.
+    try {
+      accessSync(file, constants.X_OK);
+    } catch {
+      return undefined;
+    }
     // Loaded only when a program is run (a dynamic import() would start the ESM loader).
     const { spawn } = require('node:child_process') as typeof import('node:child_process');
     // LC_ALL=C: untranslated output; and no PROC_ROOT or PROC_NET_* that would redirect ss.
