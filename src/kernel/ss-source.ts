@@ -20,7 +20,7 @@ export const SS_PATHS: readonly string[] = ['/usr/bin/ss', '/usr/sbin/ss', '/bin
 /**
  * -n numeric, -a every state (listeners included), -o timers (TIME_WAIT age), -H no
  * header: the header widens every column and so every line, ~5 % more to print and parse.
- * iproute2 before 4.12 has no -H: then we ask again with `header`, and skip that line.
+ * Old iproute2 has no -H: then we ask again with `header`, and skip that line.
  * One family per listing: see readSocketsWithSs.
  */
 export function ssArguments(want: TableChoice, range: PortRange, family: 4 | 6, header = false): string[] {

@@ -1,14 +1,15 @@
 /**
- * Streaming parser of `ss -tuano` output (iproute2): the same sockets, handed to the sink
+ * Streaming parser of `ss -tunao` output (iproute2): the same sockets, handed to the sink
  * with the same values, as the /proc reader (procnet.ts) gives. Bytes are decoded in place;
- * address text is decoded once per distinct address and cached.
+ * address text is decoded once per distinct address and cached. TIME_WAIT ages differ only
+ * in resolution (ss: milliseconds under 10 s left, whole seconds above; /proc: 1/100 s).
  *
  *   [Netid] State Recv-Q Send-Q Local-Address:Port Peer-Address:Port [timer:(name,left,n)]
  *
- * Spellings across iproute2 versions: a header line or none (-H is only in ≥ 4.12, so we
- * do not ask for it); the Netid column only when several protocols are listed; IPv6 in
- * brackets (≥ 4.13) or bare (`::1:22`, `:::22`); `*` for a wildcard address (0.0.0.0 before
- * 4.13, a dual-stack `::` since); `%iface` after the address of a socket bound to a device;
+ * Spellings across iproute2 versions: a header line or none (old ones have no -H); the
+ * Netid column only when several protocols are listed; IPv6 in brackets or, in old ones,
+ * bare (`::1:22`, `:::22`); `*` for a wildcard address (0.0.0.0 in old ones, a dual-stack
+ * `::` in new ones); `%iface` after the address of a socket bound to a device;
  * `::ffff:a.b.c.d` for IPv4-mapped sockets. The port is always after the last colon
  * (interface names cannot contain one), `*` for port 0.
  */
@@ -58,7 +59,8 @@ const STATE_NAMES: ReadonlyArray<readonly [string, number]> = [
 const STATES = STATE_NAMES.map(([name, value]) => ({ bytes: Buffer.from(name, 'latin1'), value }));
 const TCP = Buffer.from('tcp', 'latin1');
 const UDP = Buffer.from('udp', 'latin1');
-const HEADERS = [Buffer.from('State', 'latin1'), Buffer.from('Netid', 'latin1')];
+const STATE_HEADER = Buffer.from('State', 'latin1');
+const NETID_HEADER = Buffer.from('Netid', 'latin1');
 const TIMER = Buffer.from('timer:(', 'latin1');
 const TIMEWAIT = Buffer.from('timewait', 'latin1');
 const MS = Buffer.from('ms', 'latin1');
@@ -129,6 +131,7 @@ export function timerLeftMs(buf: Uint8Array, start: number, end: number): number
   }
   return ms + slack;
 }
+
 export class SsParser {
   private lineNumber = 0;
   private readonly v4 = new Map<number, Address>();
@@ -197,7 +200,7 @@ export class SsParser {
     if (netid !== null) {
       protocol = netid;
       this.need(buf, end, 'state');
-    } else if (HEADERS.some((h) => same(buf, this.tokenStart, this.tokenEnd, h))) {
+    } else if (this.lineNumber === 1 && (same(buf, this.tokenStart, this.tokenEnd, STATE_HEADER) || same(buf, this.tokenStart, this.tokenEnd, NETID_HEADER))) {
       return;
     } else if (protocol === null) {
       this.fail('no Netid column');

@@ -39,7 +39,7 @@ interface FakeRun {
   readonly chunks6?: Uint8Array[];
   readonly code?: number | null;
   readonly stderr?: string;
-  /** An iproute2 before 4.12: -H is an invalid option. */
+  /** An old iproute2: -H is an invalid option. */
   readonly old?: boolean;
 }
 

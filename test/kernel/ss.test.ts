@@ -142,7 +142,7 @@ describe('ss lines', () => {
     }
   });
 
-  it('reads the spellings of iproute2 before 4.13 (bare IPv6, `*` for 0.0.0.0)', () => {
+  it('reads the spellings of old iproute2 (bare IPv6, `*` for 0.0.0.0)', () => {
     // Not captured: written in the format of that ss's printf ("%*s:%-*s").
     const old = [
       'State      Recv-Q Send-Q        Local Address:Port          Peer Address:Port',
