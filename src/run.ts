@@ -7,7 +7,8 @@ import { version } from '../package.json';
 import { helpText, parseCommandLine, usageText, UsageError, type Options } from './cli/options';
 import { KernelError } from './kernel/errors';
 import type { Host } from './kernel/host';
-import { readSettings, readSocketTables } from './kernel/proc-source';
+import { readSettings } from './kernel/proc-source';
+import { readSockets } from './kernel/sockets';
 import { State } from './nagios/state';
 import { renderJson, renderJsonUnknown } from './output/json';
 import { renderText, renderUnknown } from './output/nagios';
@@ -23,16 +24,17 @@ export interface RunResult {
 
 export { version };
 
-async function check(options: Options, host: Host, onStage: (stage: string) => void): Promise<RunResult> {
+/** @param signal aborted when the run ends early (timeout, stop): kills any child. */
+async function check(options: Options, host: Host, onStage: (stage: string) => void, signal: AbortSignal): Promise<RunResult> {
   const { procRoot, selection } = options;
   onStage(`reading ${procRoot}/sys/net/ipv4`);
-  const settings = await readSettings(host, procRoot);
-  const space = new PortSpace(settings.range, settings.reserved);
-  const builder = new PoolBuilder(space, settings);
+  const kernel = await readSettings(host, procRoot);
+  const space = new PortSpace(kernel.range, kernel.reserved);
   const read = { tcp: selection.tcp, udp: selection.udp };
-  await readSocketTables(host, procRoot, read, space.usable, builder, (path) => onStage(`reading ${path}`));
+  const sockets = await readSockets(host, options.source, procRoot, read, space.range, space.usable, () => new PoolBuilder(space, kernel), onStage, signal);
+  const settings = sockets.fallback === null ? kernel : { ...kernel, assumptions: [...kernel.assumptions, sockets.fallback] };
   onStage('computing the pools');
-  const report = builder.finish(read);
+  const report = sockets.sink.finish(read);
   const tuplePerfdata = options.tuplePerfdata ? (options.top === 0 ? Infinity : options.top) : 0;
   const verdict = decide(report, selectPools(report, selection), options.thresholds, tuplePerfdata);
   const stdout = options.format === 'json' ? renderJson(verdict, { top: options.top, settings }) : renderText(verdict, { top: options.top, verbose: options.verbose, settings });
@@ -60,7 +62,8 @@ export async function run(argv: readonly string[], host: Host, stop?: AbortSigna
   let stage = 'starting';
   let timer: NodeJS.Timeout | undefined;
   let onStop: (() => void) | undefined;
-  const work = check(options, host, (s) => (stage = s)).catch((err: unknown) => {
+  const abandon = new AbortController();
+  const work = check(options, host, (s) => (stage = s), abandon.signal).catch((err: unknown) => {
     if (err instanceof KernelError) return unknown(err.message);
     return unknown(`internal error while ${stage}: ${err instanceof Error ? err.message : String(err)}`);
   });
@@ -77,5 +80,7 @@ export async function run(argv: readonly string[], host: Host, stop?: AbortSigna
   } finally {
     clearTimeout(timer);
     if (onStop) stop?.removeEventListener('abort', onStop);
+    // Whatever still runs (a timed-out ss) is of no use now: kill it before we exit.
+    abandon.abort();
   }
 }

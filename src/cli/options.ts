@@ -6,6 +6,7 @@
  */
 import minimist from 'minimist';
 import type { Family } from '../kernel/address';
+import { SOURCE_CHOICES, type SourceChoice } from '../kernel/sockets';
 import { Range, RangeError } from '../nagios/range';
 import { AddressMatcher, parsePrefix, type Selection } from '../verdict/selection';
 import type { Thresholds } from '../verdict/verdict';
@@ -37,7 +38,8 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { long: 'top', arg: 'N', fallback: '5', help: 'how many pools the detail lines and JSON list, worst first; 0 = all' },
   { long: 'tuple-perfdata', help: 'add perfdata per listed TCP tuple (labels made of addresses: many series)' },
   { long: 'format', arg: 'FORMAT', fallback: 'nagios', help: 'output format: nagios or json' },
-  { long: 'proc', arg: 'DIR', fallback: '/proc', help: 'read DIR/net/* and DIR/sys/net/ipv4/* (a captured copy, for instance)' },
+  { long: 'source', arg: 'SOURCE', fallback: 'auto', help: 'read sockets with ss (filtered in the kernel: fast on busy hosts) or from /proc/net: auto, ss or proc; auto: ss when it works, else /proc' },
+  { long: 'proc', arg: 'DIR', fallback: '/proc', help: 'read DIR/net/* and DIR/sys/net/ipv4/* (a captured copy, for instance); implies --source proc' },
   { long: 'timeout', short: 't', arg: 'SECONDS', fallback: '8', help: 'give up with UNKNOWN after SECONDS (below check_nrpe\'s 10 s)' },
   { long: 'verbose', short: 'v', help: 'more detail: range, listeners, TIME_WAIT, bind()-style figure; repeat up to 3 times' },
   { long: 'help', short: 'h', help: 'show this help and exit' },
@@ -57,6 +59,8 @@ export interface Options {
   readonly tuplePerfdata: boolean;
   readonly format: 'nagios' | 'json';
   readonly procRoot: string;
+  /** Where sockets are read; sysctls always come from procRoot. */
+  readonly source: SourceChoice;
   readonly timeoutSeconds: number;
 }
 
@@ -155,6 +159,12 @@ export function parseCommandLine(argv: readonly string[]): Options {
   if (!(timeoutSeconds > 0 && timeoutSeconds <= 3600)) throw new UsageError(`--timeout wants seconds above 0 and up to 3600, not "${timeoutText}"`);
   const format = single('format');
   if (format !== 'nagios' && format !== 'json') throw new UsageError(`--format wants nagios or json, not "${format}"`);
+  // --proc names a copy of /proc: only the /proc reader can read it.
+  const procGiven = values('proc').length > 0;
+  const sourceText = single('source') as string;
+  if (!SOURCE_CHOICES.includes(sourceText as SourceChoice)) throw new UsageError(`--source wants ${SOURCE_CHOICES.join(', ')}, not "${sourceText}"`);
+  if (procGiven && sourceText === 'ss') throw new UsageError('--proc reads a copy of /proc, --source ss the running kernel: choose one');
+  const source: SourceChoice = procGiven ? 'proc' : (sourceText as SourceChoice);
   const optionalCount = (long: string) => {
     const v = single(long);
     return v === undefined ? null : wholeNumber(v, long, 65535);
@@ -187,6 +197,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
     tuplePerfdata: flag('tuple-perfdata'),
     format,
     procRoot: single('proc') as string,
+    source,
     timeoutSeconds,
   };
 }
@@ -196,7 +207,8 @@ export function usageText(): string {
   // as the start of perfdata.
   return 'Usage: check_ephemeral_ports [-w RANGE] [-c RANGE] [--warning-remaining N] [--critical-remaining N]\n' +
     '  [--tcp] [--udp] [-4] [-6] [--remote PREFIX]... [--remote-port PORT]... [--local PREFIX]...\n' +
-    '  [--top N] [--tuple-perfdata] [--format FORMAT] [--proc DIR] [-t SECONDS] [-v]...\n' +
+    '  [--top N] [--tuple-perfdata] [--format FORMAT] [--source SOURCE] [--proc DIR]\n' +
+    '  [-t SECONDS] [-v]...\n' +
     '  check_ephemeral_ports -h (help), -V (version)\n';
 }
 

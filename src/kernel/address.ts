@@ -42,6 +42,46 @@ export function ipv6WordsText(w0: number, w1: number, w2: number, w3: number): {
   return { family: 6, text: ipv6Text(groups) };
 }
 
+/**
+ * IPv6 text in any valid spelling (`::` anywhere, upper or lower case, a trailing dotted
+ * quad as glibc and musl print `::ffff:a.b.c.d`) → the canonical form above; undefined
+ * when it is not an IPv6 address. For sources that hand us text, such as ss.
+ */
+export function ipv6TextCanonical(text: string): { family: Family; text: string } | undefined {
+  const groups: number[] = [];
+  let gap = -1;
+  const parts = text.split(':');
+  let i = 0;
+  // A leading or trailing `::` splits into two empty parts; one in the middle into one.
+  if (parts[0] === '') {
+    if (parts[1] !== '') return undefined;
+    i = 1;
+  }
+  let last = parts.length - 1;
+  if (parts[last] === '' && last > 0) {
+    if (parts[last - 1] !== '') return undefined;
+    last--;
+  }
+  for (; i <= last; i++) {
+    const part = parts[i];
+    if (part === '') {
+      if (gap !== -1) return undefined;
+      gap = groups.length;
+    } else if (i === last && part.includes('.')) {
+      const quad = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(part);
+      if (!quad || quad.slice(1).some((octet) => Number(octet) > 255)) return undefined;
+      groups.push(Number(quad[1]) * 256 + Number(quad[2]), Number(quad[3]) * 256 + Number(quad[4]));
+    } else {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(part)) return undefined;
+      groups.push(parseInt(part, 16));
+    }
+  }
+  if (gap === -1 ? groups.length !== 8 : groups.length > 7) return undefined;
+  if (gap !== -1) groups.splice(gap, 0, ...new Array<number>(8 - groups.length).fill(0));
+  const word = (k: number) => ((groups[2 * k] << 16) | groups[2 * k + 1]) >>> 0;
+  return ipv6WordsText(word(0), word(1), word(2), word(3));
+}
+
 /** tcp_tw_reuse = 2 reuses TIME_WAIT only when either end is loopback (KERNEL.md, TIME_WAIT 3). */
 export function isLoopback(text: string): boolean {
   return text.startsWith('127.') || text === '::1';

@@ -7,10 +7,34 @@ export interface OpenFile {
   close(): Promise<void>;
 }
 
+/** How a program ended: its exit code (null when a signal ended it) and its stderr's start. */
+export interface ProgramEnd {
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly stderr: string;
+}
+
+/** A program started without a shell, its stdout streamed as it comes. */
+export interface ChildProcess {
+  /**
+   * Hands stdout to onChunk chunk by chunk as it arrives (a plain call, no promise per
+   * chunk: this is the hot path), and resolves once stdout is drained and the program has
+   * ended. When onChunk throws, the program is killed and the promise rejects with that.
+   */
+  drain(onChunk: (chunk: Uint8Array) => void): Promise<ProgramEnd>;
+  /** Kills it if it still runs; a no-op once it has exited. */
+  kill(): void;
+}
+
 export interface Host {
   /** A small file as text; undefined when it does not exist. */
   readText(path: string): Promise<string | undefined>;
   /** A file to stream; undefined when it does not exist. */
   open(path: string): Promise<OpenFile | undefined>;
   readonly littleEndian: boolean;
+  /**
+   * Runs a program (argv, no shell, no stdin); undefined when it does not exist or cannot
+   * be executed. Aborting `signal` kills it. Optional: a host without it cannot run ss.
+   */
+  spawn?(file: string, args: readonly string[], signal: AbortSignal): Promise<ChildProcess | undefined>;
 }

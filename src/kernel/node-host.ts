@@ -1,8 +1,17 @@
-import { constants, promises as fs } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KernelError } from './errors';
-import type { Host, OpenFile } from './host';
+import type { ChildProcess, Host, OpenFile } from './host';
+
+/** How long a synchronous read loop may hold the event loop. */
+const YIELD_MS = 20;
+
+/** How long to wait before asking again when a read would block. */
+const RETRY_MS = 5;
+
+/** Enough of a child's stderr to say why it failed. */
+const STDERR_KEPT = 2048;
 
 /** Node errors → what an operator can act on; a missing file is an answer, not an error. */
 function missingOrThrow(path: string, err: unknown): undefined {
@@ -12,60 +21,121 @@ function missingOrThrow(path: string, err: unknown): undefined {
   throw new KernelError(path, `cannot read (${code ?? String(err)})`);
 }
 
-/** How long to wait before asking again when a read would block. */
-const RETRY_MS = 5;
-
 /**
- * Opens without ever blocking in the kernel: a read that never returns pins a libuv thread,
- * and Node cannot exit while one is pinned, so -t and SIGTERM could not answer. /proc
- * files never block; anything else (a FIFO in a --proc copy) is polled instead.
+ * Opens without ever blocking in the kernel. /proc files never block; anything else in a
+ * --proc copy (a FIFO) must not pin the process, or -t and SIGTERM could not answer.
  */
-async function openNonBlocking(path: string): Promise<OpenFile | undefined> {
-  let handle: fs.FileHandle;
+function openNonBlocking(path: string): number | undefined {
   try {
-    handle = await fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    return openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     return missingOrThrow(path, err);
   }
-  return {
-    async read(into, offset, length) {
-      for (;;) {
-        try {
-          return (await handle.read(into, offset, length, null)).bytesRead;
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code === 'EAGAIN') {
-            await sleep(RETRY_MS);
-            continue;
-          }
-          throw new KernelError(path, `cannot read (${code ?? String(err)})`);
-        }
-      }
-    },
-    close: () => handle.close(),
-  };
+}
+
+/** One read; when it would block, wait a little (timers and signals run) and ask again. */
+async function readSome(fd: number, path: string, into: Uint8Array, offset: number, length: number): Promise<number> {
+  for (;;) {
+    try {
+      return readSync(fd, into, offset, length, null);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EAGAIN') throw new KernelError(path, `cannot read (${code ?? String(err)})`);
+      await sleep(RETRY_MS);
+    }
+  }
 }
 
 export const nodeHost: Host = {
   littleEndian: endianness() === 'LE',
 
+  // Synchronous reads: a handful of one-line sysctl files, faster than a thread-pool trip.
   async readText(path) {
-    const file = await openNonBlocking(path);
-    if (file === undefined) return undefined;
+    const fd = openNonBlocking(path);
+    if (fd === undefined) return undefined;
     try {
       const chunks: Buffer[] = [];
       for (;;) {
         const chunk = Buffer.alloc(4096);
-        const n = await file.read(chunk, 0, chunk.length);
+        const n = await readSome(fd, path, chunk, 0, chunk.length);
         if (n === 0) break;
         chunks.push(chunk.subarray(0, n));
         if (chunks.length > 256) throw new KernelError(path, 'larger than 1 MiB: not a sysctl');
       }
       return Buffer.concat(chunks).toString('latin1');
     } finally {
-      await file.close();
+      closeSync(fd);
     }
   },
 
-  open: openNonBlocking,
+  async open(path): Promise<OpenFile | undefined> {
+    const fd = openNonBlocking(path);
+    if (fd === undefined) return undefined;
+    let lastYield = Date.now();
+    return {
+      // /proc/net tables come one page per read(): a thread-pool round trip per page costs
+      // more than the read, so read synchronously, and let the event loop run (timeout,
+      // signals) every 20 ms.
+      async read(into, offset, length) {
+        if (Date.now() - lastYield >= YIELD_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          lastYield = Date.now();
+        }
+        return readSome(fd, path, into, offset, length);
+      },
+      close: async () => closeSync(fd),
+    };
+  },
+
+  async spawn(file, args, signal): Promise<ChildProcess | undefined> {
+    // A missing program would still cost a fork before exec() fails: look first.
+    try {
+      accessSync(file, constants.X_OK);
+    } catch {
+      return undefined;
+    }
+    // Loaded only when a program is run (a dynamic import() would start the ESM loader).
+    const { spawn } = require('node:child_process') as typeof import('node:child_process');
+    // LC_ALL=C: untranslated output; and no PROC_ROOT or PROC_NET_* that would redirect ss.
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { LC_ALL: 'C' }, signal, killSignal: 'SIGKILL' });
+    const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('close', (code, sig) => resolve({ code, signal: sig })));
+    let stderr = '';
+    child.stderr.setEncoding('latin1');
+    child.stderr.on('data', (text: string) => {
+      if (stderr.length < STDERR_KEPT) stderr += text.slice(0, STDERR_KEPT - stderr.length);
+    });
+    const started = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      child.once('spawn', () => resolve(undefined));
+      child.once('error', resolve);
+    });
+    // Later errors are the abort (the kill is what we wanted) or a failed kill: `close` tells.
+    child.on('error', () => {});
+    if (started !== undefined) {
+      const code = started.code;
+      if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR') return undefined;
+      if (code === 'ABORT_ERR') throw new KernelError(file, 'stopped before it started');
+      throw new KernelError(file, `cannot run (${code ?? String(started)})`);
+    }
+    const kill = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    };
+    return {
+      async drain(onChunk) {
+        let failure: { error: unknown } | undefined;
+        child.stdout.on('data', (chunk: Buffer) => {
+          if (failure !== undefined) return;
+          try {
+            onChunk(chunk);
+          } catch (error) {
+            failure = { error };
+            kill();
+          }
+        });
+        const end = await closed;
+        if (failure !== undefined) throw failure.error;
+        return { ...end, stderr };
+      },
+      kill,
+    };
+  },
 };

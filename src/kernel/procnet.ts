@@ -35,8 +35,15 @@ function byteSwap(word: number): number {
   return (((word & 0xff) << 24) | ((word & 0xff00) << 8) | ((word >>> 8) & 0xff00) | (word >>> 24)) >>> 0;
 }
 
+interface Address {
+  readonly family: Family;
+  readonly text: string;
+}
+
 export class ProcNetParser {
   private lineNumber = 0;
+  private readonly v4 = new Map<number, Address>();
+  private readonly v6 = new Map<number, { w0: number; w1: number; w2: number; address: Address }[]>();
   private readonly addressLength: number;
 
   constructor(
@@ -52,10 +59,13 @@ export class ProcNetParser {
 
   /** Parses every complete line in buf[0, end); returns where the incomplete tail starts. */
   feed(buf: Uint8Array, end: number): number {
+    // A view that ends at `end`: Uint8Array#indexOf would search on through the stale rest
+    // of the buffer (/proc/net tables come one page per read), and Buffer's is faster.
+    const view = Buffer.from(buf.buffer, buf.byteOffset, end);
     let start = 0;
     for (;;) {
-      const newline = buf.indexOf(NEWLINE, start);
-      if (newline === -1 || newline >= end) return start;
+      const newline = view.indexOf(NEWLINE, start);
+      if (newline === -1) return start;
       this.line(buf, start, newline);
       start = newline + 1;
     }
@@ -150,13 +160,28 @@ export class ProcNetParser {
     return this.littleEndian ? byteSwap(printed) : printed;
   }
 
-  private address(buf: Uint8Array, pos: number, end: number): { family: Family; text: string } {
-    if (!this.table.v6) return { family: 4, text: ipv4Text(this.word(buf, pos, end, 'address')) };
-    return ipv6WordsText(
-      this.word(buf, pos, end, 'address'),
-      this.word(buf, pos + 8, end, 'address'),
-      this.word(buf, pos + 16, end, 'address'),
-      this.word(buf, pos + 24, end, 'address'),
-    );
+  /**
+   * Decoded once per distinct address: a busy host has few addresses and many sockets, and
+   * the same string each time is also cheaper for the pools to look up.
+   */
+  private address(buf: Uint8Array, pos: number, end: number): Address {
+    const w0 = this.word(buf, pos, end, 'address');
+    if (!this.table.v6) {
+      let address = this.v4.get(w0);
+      if (address === undefined) this.v4.set(w0, (address = { family: 4, text: ipv4Text(w0) }));
+      return address;
+    }
+    const w1 = this.word(buf, pos + 8, end, 'address');
+    const w2 = this.word(buf, pos + 16, end, 'address');
+    const w3 = this.word(buf, pos + 24, end, 'address');
+    // Keyed by the last word, which varies most; the rest is compared.
+    const candidates = this.v6.get(w3);
+    if (candidates !== undefined) {
+      for (const c of candidates) if (c.w0 === w0 && c.w1 === w1 && c.w2 === w2) return c.address;
+    }
+    const address = ipv6WordsText(w0, w1, w2, w3);
+    if (candidates === undefined) this.v6.set(w3, [{ w0, w1, w2, address }]);
+    else candidates.push({ w0, w1, w2, address });
+    return address;
   }
 }

@@ -41,9 +41,14 @@ interface TupleSockets {
 }
 
 export class PoolBuilder implements SocketSink {
-  private readonly tuples = new Map<string, TupleSockets>();
+  /** local → remote → remote port → its sockets: no key string to build and hash per socket. */
+  private readonly tuples = new Map<string, Map<string, Map<number, TupleSockets>>>();
+  /** The same tuples, in the order first seen. */
+  private readonly tupleList: TupleSockets[] = [];
   private readonly listening = new Set<number>();
-  private readonly tcpHeld = new Set<number>();
+  /** In-range ports any TCP socket holds (a byte per port: set once per socket, cheaply). */
+  private readonly tcpHeld = new Uint8Array(65536);
+  private tcpHeldCount = 0;
   private readonly udpHeld = new Set<number>();
   private readonly udpStates = { UNCONN: 0, ESTAB: 0 };
   private tcpSockets = 0;
@@ -57,16 +62,23 @@ export class PoolBuilder implements SocketSink {
 
   tcp(family: Family, local: string, localPort: number, remote: string, remotePort: number, state: number, timeWaitAgeMs: number): void {
     this.tcpSockets++;
-    this.tcpHeld.add(localPort);
+    if (this.tcpHeld[localPort] === 0) {
+      this.tcpHeld[localPort] = 1;
+      this.tcpHeldCount++;
+    }
     if (state === TcpState.LISTEN) {
       this.listening.add(localPort);
       return;
     }
-    const key = `${local} ${remote} ${remotePort}`;
-    let tuple = this.tuples.get(key);
+    let byRemote = this.tuples.get(local);
+    if (byRemote === undefined) this.tuples.set(local, (byRemote = new Map()));
+    let byPort = byRemote.get(remote);
+    if (byPort === undefined) byRemote.set(remote, (byPort = new Map()));
+    let tuple = byPort.get(remotePort);
     if (tuple === undefined) {
       tuple = { family, local, remote, remotePort, held: new Set(), reusable: new Set(), states: new Uint32Array(TCP_STATE_NAMES.length), sockets: 0 };
-      this.tuples.set(key, tuple);
+      byPort.set(remotePort, tuple);
+      this.tupleList.push(tuple);
     }
     tuple.sockets++;
     tuple.states[state]++;
@@ -92,15 +104,17 @@ export class PoolBuilder implements SocketSink {
     const { space, listening } = this;
     const capacity = space.size - listening.size;
     const tuples: Pool[] = [];
-    const owners = new Map<number, number>();
-    for (const t of this.tuples.values()) {
+    // How many tuples hold each port: two or more means connect() gave it (shared).
+    const owners = new Uint32Array(65536);
+    let sharedPorts = 0;
+    for (const t of this.tupleList) {
       let used = 0;
       let outbound = false;
       for (const port of t.held) {
         if (listening.has(port)) continue;
         used++;
         outbound = true;
-        owners.set(port, (owners.get(port) ?? 0) + 1);
+        if (++owners[port] === 2) sharedPorts++;
       }
       for (const port of t.reusable) if (!listening.has(port)) outbound = true;
       // Every port in X: the accepted side of connections to an in-range listener, not
@@ -125,11 +139,9 @@ export class PoolBuilder implements SocketSink {
         timeWaitReusable: t.reusable.size,
       });
     }
-    let sharedPorts = 0;
-    for (const count of owners.values()) if (count > 1) sharedPorts++;
 
     const udpUsed = this.udpHeld.size;
-    const bindUsed = this.tcpHeld.size;
+    const bindUsed = this.tcpHeldCount;
     return {
       space: { low: space.range.low, high: space.range.high, rangeSize: space.rangeSize, reservedInRange: space.reservedInRange, oddSized: space.oddSized },
       capacity,

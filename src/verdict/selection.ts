@@ -1,4 +1,4 @@
-import { BlockList, isIP } from 'node:net';
+import type { BlockList } from 'node:net';
 import type { Family } from '../kernel/address';
 import type { Pool, PoolReport } from '../pools/pool';
 
@@ -12,8 +12,13 @@ export interface Selection {
   readonly remotePorts: readonly { low: number; high: number }[];
 }
 
+/** node:net loads the whole stream stack: only when an address filter is given. */
+function net(): typeof import('node:net') {
+  return require('node:net') as typeof import('node:net');
+}
+
 export class AddressMatcher {
-  private readonly list = new BlockList();
+  private readonly list: BlockList = new (net().BlockList)();
 
   /** @param prefixes addresses or CIDR prefixes, already validated by parsePrefix */
   constructor(prefixes: readonly string[]) {
@@ -33,7 +38,7 @@ export function parsePrefix(text: string): { address: string; family: Family; bi
   const slash = text.indexOf('/');
   let address = slash === -1 ? text : text.slice(0, slash);
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  let family = isIP(address);
+  let family = net().isIP(address);
   if (family === 0) throw new Error(`"${text}" is not an IP address or prefix`);
   let maxBits = family === 4 ? 32 : 128;
   let bitsText = slash === -1 ? String(maxBits) : text.slice(slash + 1);

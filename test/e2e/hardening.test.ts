@@ -9,7 +9,7 @@ import { chmodSync, closeSync, cpSync, mkdtempSync, openSync, readFileSync, rmSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BUNDLE, bundleMissing, FIXTURES, skipUnless } from '../helpers';
+import { BUNDLE, bundleMissing, FIXTURES, namespacesUnavailable, skipUnless } from '../helpers';
 
 const skip = skipUnless(bundleMissing());
 const rootSkip = skipUnless(bundleMissing() || (process.getuid?.() === 0 ? false : 'needs root to switch to nobody'));
@@ -152,7 +152,8 @@ const straceMissing = (): string | false => (spawnSync('strace', ['-V']).status 
 
 /**
  * What the plugin asks of the kernel, traced: no network socket, no file opened for
- * writing, no program run but node itself (through the #! line).
+ * writing, no program run but node itself (through the #! line) and ss (the default
+ * source, which asks the kernel over netlink).
  */
 function traced(args: string[]): { calls: string[]; stdout: string } {
   const dir = mkdtempSync(join(tmpdir(), 'cep-strace-'));
@@ -166,16 +167,85 @@ function traced(args: string[]): { calls: string[]; stdout: string } {
 }
 
 test('never opens a network socket, never writes a file, never runs a shell', { skip: skipUnless(bundleMissing() || straceMissing()) }, () => {
-  for (const args of [[], ['--proc', join(FIXTURES, 'db-client')], ['--format', 'json', '-vvv', '--top', '0']]) {
+  for (const args of [[], ['--source', 'proc'], ['--proc', join(FIXTURES, 'db-client')], ['--format', 'json', '-vvv', '--top', '0']]) {
     const { calls, stdout } = traced(args);
     assert.match(stdout, /^(EPHEMERAL PORTS|\{)/);
     assert.ok(calls.length > 5, 'the trace saw the run');
     const offending = calls.filter((c) => {
       if (/ (socket|connect|bind)\(/.test(c)) return !/AF_UNIX|AF_LOCAL|AF_NETLINK/.test(c) || / connect\(/.test(c);
-      if (/ execve\(/.test(c)) return !/execve\("(\/usr\/bin\/env|[^"]*\/node|[^"]*check_ephemeral_ports)"/.test(c);
+      if (/ execve\(/.test(c)) return !/execve\("(\/usr\/bin\/env|[^"]*\/node|[^"]*check_ephemeral_ports|\/(usr\/)?s?bin\/ss)"/.test(c);
       if (/ (creat|unlink|unlinkat|rename|renameat|mkdir|mkdirat)\(/.test(c)) return !/ENOENT|EEXIST/.test(c);
       return /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC/.test(c) && !/= -1 /.test(c) && !/"\/dev\/(null|tty|pts\/\d+)"/.test(c);
     });
     assert.deepEqual(offending, [], args.join(' '));
   }
+});
+
+/**
+ * A hanging `ss`: in a private mount namespace a script that records its PID and sleeps is
+ * bind-mounted over every place the check looks for ss (it never searches PATH: agents run
+ * plugins with a bare one). The check must answer UNKNOWN naming the stage, and leave no
+ * ss behind.
+ */
+function withHangingSs(args: string[], afterSpawn: ((kill: (sig: NodeJS.Signals) => void) => void) | undefined): Promise<Finished & { pids: number[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'cep-ss-'));
+  const pidFile = join(dir, 'pids');
+  const fake = join(dir, 'ss');
+  writeFileSync(fake, `#!/bin/sh\necho $$ >> ${pidFile}\nexec sleep 30\n`, { mode: 0o755 });
+  const mounts = ['/usr/bin/ss', '/usr/sbin/ss', '/bin/ss', '/sbin/ss'].map((p) => `[ -e ${p} ] && mount --bind ${fake} ${p};`).join(' ');
+  const script = `${mounts} exec ${BUNDLE} "$@"`;
+  return new Promise((resolve) => {
+    const began = process.hrtime.bigint();
+    const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - began) / 1e6;
+      let pids: number[] = [];
+      try {
+        pids = readFileSync(pidFile, 'utf8').split('\n').filter(Boolean).map(Number);
+      } catch {
+        // no ss was started
+      }
+      rmSync(dir, { recursive: true, force: true });
+      resolve({ code, stdout, stderr, ms, pids });
+    });
+    afterSpawn?.((sig) => child.kill(sig));
+  });
+}
+
+async function gone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 40; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return true;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+const mountSkip = skipUnless(bundleMissing() || namespacesUnavailable());
+
+test('-t holds when ss hangs: UNKNOWN naming ss, and no ss left behind', { skip: mountSkip }, async (t) => {
+  const r = await withHangingSs(['--source', 'ss', '-t', '1'], undefined);
+  t.diagnostic(`answered after ${r.ms.toFixed(0)} ms with -t 1; ss pids ${r.pids.join(', ')}`);
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  assert.equal(r.stderr, '');
+  assert.match(r.stdout, /^EPHEMERAL PORTS UNKNOWN - timed out after 1 s while .*ss.*\n$/);
+  assert.ok(r.pids.length >= 1, 'the fake ss ran');
+  for (const pid of r.pids) assert.ok(await gone(pid), `ss ${pid} still runs`);
+  assert.ok(r.ms < 2500, `took ${r.ms} ms`);
+});
+
+test('SIGTERM while ss hangs: UNKNOWN, exit 3, no ss left behind', { skip: mountSkip }, async () => {
+  const r = await withHangingSs(['--source', 'auto', '-t', '30'], (kill) => setTimeout(() => kill('SIGTERM'), 700));
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  assert.equal(r.stderr, '');
+  assert.match(r.stdout, /^EPHEMERAL PORTS UNKNOWN - stopped by SIGTERM while .*ss.*\n$/);
+  assert.ok(r.pids.length >= 1, 'the fake ss ran');
+  for (const pid of r.pids) assert.ok(await gone(pid), `ss ${pid} still runs`);
 });

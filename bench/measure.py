@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Runs one command (argv after `--`, stdout to /dev/null) and prints, as JSON, its wall
+time and peak RSS: the largest resident set of the process and of the children it waited
+for (the check's ss included), from wait4().
+
+The kernel counts a forked child's memory before exec() in that peak, so the command is
+started through GNU time (a small program) when it is there, and its report is used:
+otherwise Python's own ~13 MiB would be the floor of every figure. Python's start-up is
+not timed; GNU time adds about a millisecond to every command alike.
+"""
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+
+def main():
+    argv = sys.argv[sys.argv.index('--') + 1:]
+    gnu_time = shutil.which('time', path='/usr/bin:/bin')
+    report = None
+    if gnu_time:
+        fd, report = tempfile.mkstemp(prefix='bench-rss-')
+        os.close(fd)
+        argv = [gnu_time, '-f', '%M', '-o', report, '--', *argv]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    started = time.perf_counter()
+    pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1)])
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - started
+    max_rss = usage.ru_maxrss
+    if report:
+        with open(report) as f:
+            lines = f.read().split()
+        os.unlink(report)
+        max_rss = int(lines[-1])
+    print(json.dumps({'wallMs': wall * 1000, 'maxRssKiB': max_rss, 'exit': os.waitstatus_to_exitcode(status), 'rssFrom': 'GNU time' if report else 'wait4'}))
+
+
+if __name__ == '__main__':
+    main()

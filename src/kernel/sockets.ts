@@ -1,0 +1,52 @@
+/**
+ * Which socket source to read: ss (sock_diag, filtered in the kernel: cheap on busy hosts)
+ * or /proc/net (always there, and the only choice for a captured copy given with --proc).
+ * Both feed the sink the same calls for the same sockets.
+ */
+import { KernelError } from './errors';
+import type { Host } from './host';
+import { readSocketTables, type TableChoice } from './proc-source';
+import type { SocketSink } from './records';
+import { readSocketsWithSs } from './ss-source';
+import type { PortRange } from './sysctl';
+
+export type SourceChoice = 'auto' | 'ss' | 'proc';
+export const SOURCE_CHOICES: readonly SourceChoice[] = ['auto', 'ss', 'proc'];
+
+export interface SocketsRead<S> {
+  readonly sink: S;
+  readonly source: 'ss' | 'proc';
+  /** Why auto did not use ss, for the verbose output; null when it did or was not asked. */
+  readonly fallback: string | null;
+}
+
+/**
+ * @param newSink a fresh sink per attempt: when ss fails half-way under auto, what it
+ *   delivered is dropped and /proc is read into a new sink.
+ */
+export async function readSockets<S extends SocketSink>(
+  host: Host,
+  choice: SourceChoice,
+  procRoot: string,
+  want: TableChoice,
+  range: PortRange,
+  usable: Uint8Array,
+  newSink: () => S,
+  onStage: (stage: string) => void,
+  signal: AbortSignal,
+): Promise<SocketsRead<S>> {
+  const fromProc = async (fallback: string | null): Promise<SocketsRead<S>> => {
+    const sink = newSink();
+    await readSocketTables(host, procRoot, want, usable, sink, (path) => onStage(`reading ${path}`));
+    return { sink, source: 'proc', fallback };
+  };
+  if (choice === 'proc') return fromProc(null);
+  const sink = newSink();
+  try {
+    await readSocketsWithSs(host, want, range, usable, sink, onStage, signal);
+    return { sink, source: 'ss', fallback: null };
+  } catch (err) {
+    if (choice === 'ss' || !(err instanceof KernelError) || signal.aborted) throw err;
+    return fromProc(`ss unusable (${err.message}): read ${procRoot}/net instead`);
+  }
+}

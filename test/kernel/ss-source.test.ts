@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { Family } from '../../src/kernel/address';
+import { KernelError } from '../../src/kernel/errors';
+import type { ChildProcess, Host } from '../../src/kernel/host';
+import { nodeHost } from '../../src/kernel/node-host';
+import type { SocketSink } from '../../src/kernel/records';
+import { readSockets } from '../../src/kernel/sockets';
+import { SS_PATHS, ssArguments } from '../../src/kernel/ss-source';
+import { run } from '../../src/run';
+import { FIXTURES } from '../helpers';
+
+const SAME_HOST = join(FIXTURES, 'ss', 'same-host');
+const PROC = join(SAME_HOST, 'proc');
+const SS_OUTPUT = readFileSync(join(SAME_HOST, 'ss-tuano.txt'));
+// The capture split the way `ss -4` and `ss -6` list it: IPv6 (and IPv4-mapped) sockets
+// are the bracketed ones and the dual-stack wildcards (`*`).
+const V6 = /\[|\s\*:/;
+const SS_LINES = SS_OUTPUT.toString('latin1').split('\n');
+const SS_V4 = Buffer.from(SS_LINES.filter((line) => !V6.test(line)).join('\n'), 'latin1');
+const SS_V6 = Buffer.from(`${SS_LINES.filter((line) => V6.test(line)).join('\n')}\n`, 'latin1');
+
+class Counter implements SocketSink {
+  tcpCount = 0;
+  udpCount = 0;
+  tcp(_f: Family, _l: string, _lp: number, _r: string, _rp: number, _s: number, _a: number): void {
+    this.tcpCount++;
+  }
+  udp(): void {
+    this.udpCount++;
+  }
+}
+
+interface FakeRun {
+  /** What `ss -4` prints; `ss -6` prints chunks6 (nothing by default). */
+  readonly chunks: Uint8Array[];
+  readonly chunks6?: Uint8Array[];
+  readonly code?: number | null;
+  readonly stderr?: string;
+  /** An old iproute2: -H is an invalid option. */
+  readonly old?: boolean;
+}
+
+/** The fixture's /proc through nodeHost; ss replaced by canned output at the paths given. */
+function fakeHost(programs: Record<string, FakeRun>): Host & { spawned: string[][]; killed: number } {
+  const host = {
+    littleEndian: nodeHost.littleEndian,
+    readText: nodeHost.readText,
+    open: nodeHost.open,
+    spawned: [] as string[][],
+    killed: 0,
+    async spawn(file: string, args: readonly string[]): Promise<ChildProcess | undefined> {
+      host.spawned.push([file, ...args]);
+      let program = programs[file];
+      if (program === undefined) return undefined;
+      if (program.old && args[0].includes('H')) program = { chunks: [], code: 255, stderr: "ss: invalid option -- 'H'\nUsage: ss [ OPTIONS ]\n" };
+      const chunks = args[0].startsWith('-6') ? (program.chunks6 ?? []) : program.chunks;
+      return {
+        async drain(onChunk) {
+          for (const chunk of chunks) {
+            await Promise.resolve();
+            onChunk(chunk);
+          }
+          return { code: program.code === undefined ? 0 : program.code, signal: program.code === null ? 'SIGKILL' : null, stderr: program.stderr ?? '' };
+        },
+        kill: () => void host.killed++,
+      };
+    },
+  };
+  return host;
+}
+
+/** The output cut into pieces of `size` bytes. */
+function pieces(bytes: Uint8Array, size: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length; i += size) out.push(bytes.subarray(i, i + size));
+  return out;
+}
+
+const want = { tcp: true, udp: true };
+const range = { low: 40000, high: 40199 };
+const usable = new Uint8Array(65536).fill(1, 40000, 40190);
+
+function read(host: Host, choice: 'auto' | 'ss' | 'proc', signal = new AbortController().signal) {
+  return readSockets(host, choice, PROC, want, range, usable, () => new Counter(), () => {}, signal);
+}
+
+describe('the ss source', () => {
+  it('asks ss for every state, numeric, with timers, filtered on the range', () => {
+    assert.deepEqual(ssArguments({ tcp: true, udp: true }, range, 4), ['-4tunaoH', '( sport >= :40000 and sport <= :40199 )']);
+    assert.deepEqual(ssArguments({ tcp: true, udp: false }, range, 6), ['-6tnaoH', '( sport >= :40000 and sport <= :40199 )']);
+    assert.deepEqual(ssArguments({ tcp: false, udp: true }, range, 4, true), ['-4unao', '( sport >= :40000 and sport <= :40199 )']);
+  });
+
+  it('lists each family with its own ss, side by side', async () => {
+    const host = fakeHost({ '/usr/bin/ss': { chunks: [SS_V4], chunks6: [SS_V6] } });
+    const result = await read(host, 'ss');
+    assert.deepEqual([result.sink.tcpCount, result.sink.udpCount], [26, 5]);
+    assert.deepEqual(host.spawned.map((argv) => argv.slice(0, 2).join(' ')), ['/usr/bin/ss -4tunaoH', '/usr/bin/ss -6tunaoH']);
+  });
+
+  it('asks again with a header when ss is too old for -H', async () => {
+    const host = fakeHost({ '/usr/bin/ss': { chunks: [SS_V4], chunks6: [SS_V6], old: true } });
+    const result = await read(host, 'ss');
+    assert.deepEqual([result.sink.tcpCount, result.sink.udpCount], [26, 5]);
+    assert.deepEqual(host.spawned.map((argv) => argv[1]).sort(), ['-4tunao', '-4tunaoH', '-6tunao', '-6tunaoH']);
+  });
+
+  it('one failing listing kills the other', async () => {
+    let killed = 0;
+    const host: Host = {
+      ...nodeHost,
+      // -4 hangs, -6 fails at once: -4 must not be waited for.
+      spawn: async (_file, args, signal) =>
+        args[0].startsWith('-4')
+          ? nodeHost.spawn?.('/bin/sleep', ['30'], (signal.addEventListener('abort', () => killed++), signal))
+          : nodeHost.spawn?.('/bin/sh', ['-c', 'echo broken >&2; exit 2'], signal),
+    };
+    const started = Date.now();
+    await assert.rejects(read(host, 'ss'), /exit status 2: broken/);
+    assert.equal(killed, 1);
+    assert.ok(Date.now() - started < 5000);
+  });
+
+  it('streams the output, whatever the chunk sizes, into the sink', async () => {
+    for (const size of [1, 13, 4096, SS_OUTPUT.length]) {
+      const result = await read(fakeHost({ '/usr/sbin/ss': { chunks: pieces(SS_V4, size), chunks6: pieces(SS_V6, size) } }), 'ss');
+      assert.equal(result.source, 'ss');
+      assert.equal(result.fallback, null);
+      assert.deepEqual([result.sink.tcpCount, result.sink.udpCount], [26, 5]);
+    }
+  });
+
+  it('looks for ss where distributions put it, in order', async () => {
+    const host = fakeHost({ '/sbin/ss': { chunks: [SS_V4] } });
+    await read(host, 'ss');
+    assert.deepEqual(host.spawned.map((argv) => argv[0]), [...SS_PATHS, '/sbin/ss']);
+  });
+
+  it('--source ss: a missing or failing ss is an error', async () => {
+    await assert.rejects(read(fakeHost({}), 'ss'), /ss: not found in \/usr\/bin\/ss, \/usr\/sbin\/ss, \/bin\/ss, \/sbin\/ss/);
+    await assert.rejects(read(fakeHost({ '/usr/bin/ss': { chunks: [], code: 1, stderr: 'Cannot open netlink socket\nmore' } }), 'ss'), /\/usr\/bin\/ss: exit status 1: Cannot open netlink socket$/);
+    await assert.rejects(read({ ...nodeHost, spawn: undefined }, 'ss'), /cannot run programs/);
+  });
+
+  it('--source ss: unreadable output is an error, and ss is killed', async () => {
+    const host = fakeHost({ '/usr/bin/ss': { chunks: [Buffer.from('ESTAB 0 0 127.0.0.1:40001 127.0.0.1:80\n')] } });
+    await assert.rejects(read(host, 'ss'), (err: unknown) => err instanceof KernelError && /no Netid column/.test(err.message));
+    assert.equal(host.killed, 2); // both listings' ss: a no-op for one that has ended
+  });
+
+  it('--source auto: falls back to /proc when ss is missing, fails or is unreadable, and says so', async () => {
+    const cases: Record<string, FakeRun>[] = [{}, { '/usr/bin/ss': { chunks: [SS_V4], code: 1 } }, { '/usr/bin/ss': { chunks: [SS_V4], chunks6: [Buffer.from('tcp WHAT 0 0 a:1 b:2\n')] } }];
+    for (const programs of cases) {
+      const result = await read(fakeHost(programs), 'auto');
+      assert.equal(result.source, 'proc');
+      assert.match(result.fallback ?? '', /^ss unusable \(.+\): read .*same-host\/proc\/net instead$/);
+      // A fresh sink: nothing half-read from ss is counted twice.
+      assert.deepEqual([result.sink.tcpCount, result.sink.udpCount], [26, 5]);
+    }
+  });
+
+  it('--source auto uses ss when it works; --source proc never runs it', async () => {
+    const host = fakeHost({ '/usr/bin/ss': { chunks: [SS_V4], chunks6: [SS_V6] } });
+    assert.equal((await read(host, 'auto')).source, 'ss');
+    assert.equal((await read(host, 'proc')).source, 'proc');
+    assert.equal(host.spawned.length, 2);
+  });
+});
+
+describe('a child is never left behind', () => {
+  it('aborting the signal kills a running program', async () => {
+    const stop = new AbortController();
+    const child = await nodeHost.spawn?.('/bin/sleep', ['30'], stop.signal);
+    assert.ok(child);
+    stop.abort();
+    assert.deepEqual(await child.drain(() => {}), { code: null, signal: 'SIGKILL', stderr: '' });
+  });
+
+  it('a missing program is undefined, not an error', async () => {
+    assert.equal(await nodeHost.spawn?.('/nonexistent/ss', [], new AbortController().signal), undefined);
+  });
+
+  it('streams stdout and reports the exit status', async () => {
+    const child = await nodeHost.spawn?.('/bin/sh', ['-c', 'echo one; echo two; echo oops >&2; exit 3'], new AbortController().signal);
+    assert.ok(child);
+    let text = '';
+    const end = await child.drain((chunk) => (text += Buffer.from(chunk).toString()));
+    assert.equal(text, 'one\ntwo\n');
+    assert.deepEqual(end, { code: 3, signal: null, stderr: 'oops\n' });
+  });
+
+  it('a consumer that throws kills the program and gets its error back', async () => {
+    const child = await nodeHost.spawn?.('/bin/sh', ['-c', 'echo one; exec sleep 30'], new AbortController().signal);
+    assert.ok(child);
+    const started = Date.now();
+    await assert.rejects(
+      child.drain(() => {
+        throw new Error('unreadable');
+      }),
+      /unreadable/,
+    );
+    assert.ok(Date.now() - started < 5000);
+  });
+
+  it('a timeout kills the ss the check is waiting for', async () => {
+    let child: ChildProcess | undefined;
+    const host: Host = {
+      ...nodeHost,
+      readText: (p) => nodeHost.readText(p.replace(/^\/proc/, PROC)),
+      // ss that hangs: the check must give up at its timeout and kill it.
+      spawn: async (_file, _args, signal) => (child = await nodeHost.spawn?.('/bin/sleep', ['30'], signal)),
+    };
+    const started = Date.now();
+    const result = await run(['--source', 'ss', '-t', '0.3'], host);
+    assert.equal(result.exitCode, 3);
+    assert.match(result.stdout, /^EPHEMERAL PORTS UNKNOWN - timed out after 0.3 s while reading the output of \/usr\/bin\/ss/);
+    assert.ok(child);
+    assert.equal((await child.drain(() => {})).signal, 'SIGKILL');
+    assert.ok(Date.now() - started < 5000);
+  });
+
+  it('a stop signal (SIGTERM from the scheduler) kills it too', async () => {
+    let child: ChildProcess | undefined;
+    const stop = new AbortController();
+    const host: Host = {
+      ...nodeHost,
+      readText: (p) => nodeHost.readText(p.replace(/^\/proc/, PROC)),
+      spawn: async (_file, _args, signal) => {
+        child = await nodeHost.spawn?.('/bin/sleep', ['30'], signal);
+        setTimeout(() => stop.abort('SIGTERM'), 50);
+        return child;
+      },
+    };
+    const result = await run(['--source', 'ss'], host, stop.signal);
+    assert.match(result.stdout, /^EPHEMERAL PORTS UNKNOWN - stopped by SIGTERM while reading the output of/);
+    assert.ok(child);
+    assert.equal((await child.drain(() => {})).signal, 'SIGKILL');
+  });
+});
