@@ -146,9 +146,10 @@ export class ProcNetParser {
 
     let timeWaitAgeMs = -1;
     if (state === TcpState.TIME_WAIT) {
-      // `when` is the time left in 1/100 s (jiffies_delta_to_clock_t). A restarted timer only
-      // makes the socket look younger, the safe direction. An unexpected timer: age 0.
-      timeWaitAgeMs = timer === TIMER_TIME_WAIT ? Math.max(0, TIME_WAIT_MS - when * 10) : 0;
+      // `when` is the time left in 1/100 s (jiffies_delta_to_clock_t), rounded down: take
+      // the top of that 10 ms step, so the socket looks younger, never older. A restarted
+      // timer also only makes it look younger, the safe direction. Unexpected timer: age 0.
+      timeWaitAgeMs = timer === TIMER_TIME_WAIT ? Math.max(0, TIME_WAIT_MS - (when + 1) * 10) : 0;
     }
     const l = this.address(buf, local, end);
     const r = this.address(buf, remote, end);

@@ -48,9 +48,9 @@ test('IPv4 lines: little-endian words, ports, state; out-of-range ports skipped'
   ]);
 });
 
-test('TIME_WAIT age comes from the timer: 60 s minus time left in 1/100 s', () => {
+test('TIME_WAIT age comes from the timer: 60 s minus time left in 1/100 s, rounded younger', () => {
   const rows = parse(HEADER + '   9: 0100007F:9C48 0200007F:1538 06 00000000:00000000 03:000016C5 00000000     0        0 0 3 00000000cbbf037a\n');
-  assert.deepEqual(rows, [['tcp', 4, '127.0.0.1', 40008, '127.0.0.2', 5432, 6, 60000 - 0x16c5 * 10]]);
+  assert.deepEqual(rows, [['tcp', 4, '127.0.0.1', 40008, '127.0.0.2', 5432, 6, 60000 - (0x16c5 + 1) * 10]]);
 });
 
 test('an orphaned FIN_WAIT2 (state 05, timer 3) is not a TIME_WAIT', () => {
