@@ -11,7 +11,8 @@
 import type { Family } from './address';
 import { ipv4Text, ipv6WordsText } from './address';
 import { KernelError } from './errors';
-import { TcpState, type SocketSink } from './records';
+import { eachCompleteLine } from './lines';
+import { TcpState, TIME_WAIT_LIFETIME_MS, type SocketSink } from './records';
 
 export interface TableSpec {
   readonly path: string;
@@ -25,9 +26,6 @@ for (let i = 0; i < 6; i++) HEX[65 + i] = HEX[97 + i] = 10 + i;
 
 const SPACE = 32;
 const COLON = 58;
-const NEWLINE = 10;
-/** A TIME_WAIT socket lives TCP_TIMEWAIT_LEN = 60 s; its timer counts the rest down. */
-const TIME_WAIT_MS = 60_000;
 /** The TIME_WAIT timer kind in the `tr` column. */
 const TIMER_TIME_WAIT = 3;
 
@@ -59,16 +57,7 @@ export class ProcNetParser {
 
   /** Parses every complete line in buf[0, end); returns where the incomplete tail starts. */
   feed(buf: Uint8Array, end: number): number {
-    // A view that ends at `end`: Uint8Array#indexOf would search on through the stale rest
-    // of the buffer (/proc/net tables come one page per read), and Buffer's is faster.
-    const view = Buffer.from(buf.buffer, buf.byteOffset, end);
-    let start = 0;
-    for (;;) {
-      const newline = view.indexOf(NEWLINE, start);
-      if (newline === -1) return start;
-      this.line(buf, start, newline);
-      start = newline + 1;
-    }
+    return eachCompleteLine(buf, end, (start, lineEnd) => this.line(buf, start, lineEnd));
   }
 
   /** The bytes left at end of file (a last line without newline), then sanity checks. */
@@ -149,7 +138,7 @@ export class ProcNetParser {
       // `when` is the time left in 1/100 s (jiffies_delta_to_clock_t), rounded down: take
       // the top of that 10 ms step, so the socket looks younger, never older. A restarted
       // timer also only makes it look younger, the safe direction. Unexpected timer: age 0.
-      timeWaitAgeMs = timer === TIMER_TIME_WAIT ? Math.max(0, TIME_WAIT_MS - (when + 1) * 10) : 0;
+      timeWaitAgeMs = timer === TIMER_TIME_WAIT ? Math.max(0, TIME_WAIT_LIFETIME_MS - (when + 1) * 10) : 0;
     }
     const l = this.address(buf, local, end);
     const r = this.address(buf, remote, end);

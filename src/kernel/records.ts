@@ -23,6 +23,9 @@ export const TCP_STATE_NAMES: readonly string[] = (() => {
   return names;
 })();
 
+/** A TIME_WAIT socket lives TCP_TIMEWAIT_LEN = 60 s; both sources read its timer counting down. */
+export const TIME_WAIT_LIFETIME_MS = 60_000;
+
 /** UDP sockets: 07 (TCP_CLOSE) is unconnected, 01 connected. */
 export const UdpState = { CONNECTED: 0x01, UNCONNECTED: 0x07 } as const;
 

@@ -15,7 +15,8 @@
  */
 import { ipv4Text, ipv6TextCanonical, type Family } from './address';
 import { KernelError } from './errors';
-import { TcpState, UdpState, type SocketSink } from './records';
+import { eachCompleteLine } from './lines';
+import { TcpState, TIME_WAIT_LIFETIME_MS, UdpState, type SocketSink } from './records';
 
 export type Protocol = 'tcp' | 'udp';
 
@@ -26,7 +27,6 @@ interface Address {
 
 const SPACE = 32;
 const TAB = 9;
-const NEWLINE = 10;
 const COLON = 58;
 const PERCENT = 37;
 const DOT = 46;
@@ -36,8 +36,6 @@ const CLOSE_BRACKET = 93;
 const COMMA = 44;
 const CLOSE_PAREN = 41;
 
-/** A TIME_WAIT socket lives TCP_TIMEWAIT_LEN = 60 s; its timer counts the rest down. */
-const TIME_WAIT_MS = 60_000;
 
 /** ss's sstate_name[] (misc/ss.c); `-1` marks a state that no /proc table lists. */
 const STATE_NAMES: ReadonlyArray<readonly [string, number]> = [
@@ -157,16 +155,7 @@ export class SsParser {
 
   /** Parses every complete line in buf[0, end); returns where the incomplete tail starts. */
   feed(buf: Uint8Array, end: number): number {
-    // A view that ends at `end`: Uint8Array#indexOf would search on through the stale rest
-    // of the buffer, and Buffer's is faster.
-    const view = Buffer.from(buf.buffer, buf.byteOffset, end);
-    let start = 0;
-    for (;;) {
-      const newline = view.indexOf(NEWLINE, start);
-      if (newline === -1) return start;
-      this.line(buf, start, newline);
-      start = newline + 1;
-    }
+    return eachCompleteLine(buf, end, (start, lineEnd) => this.line(buf, start, lineEnd));
   }
 
   /** The bytes left at the end of the output (a last line without newline). */
@@ -335,7 +324,7 @@ export class SsParser {
     let valueEnd = nameEnd + 1;
     while (valueEnd < end && buf[valueEnd] !== COMMA && buf[valueEnd] !== CLOSE_PAREN) valueEnd++;
     const left = timerLeftMs(buf, nameEnd + 1, valueEnd);
-    return Number.isNaN(left) ? 0 : Math.max(0, TIME_WAIT_MS - left);
+    return Number.isNaN(left) ? 0 : Math.max(0, TIME_WAIT_LIFETIME_MS - left);
   }
 }
 

@@ -40,8 +40,8 @@ function violation(exitCode: number | null, stdout: string, argv: readonly strin
   return null;
 }
 
-const OPTION_WORDS = ['-w', '-c', '--warning', '--critical', '--warning-remaining', '--critical-remaining', '--tcp', '--udp', '-4', '-6', '--remote', '--remote-port', '--local', '--top', '--tuple-perfdata', '--format', '--proc', '-t', '--timeout', '-v', '-vv', '-vvv', '--verbose', '-x', '--bogus', '--', '-'];
-const VALUES = ['70', '90', '10:', '~:90', '@10:20', '2:1', ':', 'foo', '1-10', '1,10', '', ' ', '-5:', '010', '1e3', '0', '-1', '99999999999999999999999', '.5', '5%', 'json', 'nagios', 'xml', '10.0.0.0/8', '::1', '::ffff:127.0.0.1/120', '127.0.0.2', '5432', '8000-8099', '70000', 'a|b', '\n', 'ü', '0x10', 'NaN', 'Infinity'];
+const OPTION_WORDS = ['-w', '-c', '--warning', '--critical', '--warning-remaining', '--critical-remaining', '--tcp', '--udp', '-4', '-6', '--remote', '--remote-port', '--local', '--top', '--tuple-perfdata', '--format', '--source', '--proc', '-t', '--timeout', '-v', '-vv', '-vvv', '--verbose', '-x', '--bogus', '--', '-'];
+const VALUES = ['70', '90', '10:', '~:90', '@10:20', '2:1', ':', 'foo', '1-10', '1,10', '', ' ', '-5:', '010', '1e3', '0', '-1', '99999999999999999999999', '.5', '5%', 'json', 'nagios', 'xml', 'ss', 'proc', 'auto', '10.0.0.0/8', '::1', '::ffff:127.0.0.1/120', '127.0.0.2', '5432', '8000-8099', '70000', 'a|b', '\n', 'ü', '0x10', 'NaN', 'Infinity'];
 
 function randomArgv(rng: Random, proc: string): string[] {
   const argv: string[] = [];
