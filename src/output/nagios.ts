@@ -31,8 +31,8 @@ export function renderUnknown(message: string, usage = ''): string {
 }
 
 function detail(j: Judged): string {
-  const states = Object.entries(j.pool.states).map(([name, count]) => `${name} ${count}`);
-  if (j.pool.timeWaitReusable > 0) states.push(`${j.pool.timeWaitReusable} TIME_WAIT reusable`);
+  const reusable = j.pool.timeWaitReusable > 0 ? ` (${j.pool.timeWaitReusable} reusable now)` : '';
+  const states = Object.entries(j.pool.states).map(([name, count]) => `${name} ${count}${name === 'TIME_WAIT' ? reusable : ''}`);
   return `[${stateName(j.state)}] ${poolName(j.pool)}: ${headroom(j)}${states.length ? `; ${states.join(', ')}` : ''}`;
 }
 
