@@ -24,6 +24,9 @@ export interface RunResult {
 
 export { version };
 
+/** How long an abandoned run may take to reap the programs it killed. */
+const REAP_GRACE_MS = 250;
+
 /** @param signal aborted when the run ends early (timeout, stop): kills any child. */
 async function check(options: Options, host: Host, onStage: (stage: string) => void, signal: AbortSignal): Promise<RunResult> {
   const { procRoot, selection } = options;
@@ -75,12 +78,12 @@ export async function run(argv: readonly string[], host: Host, stop?: AbortSigna
     if (stop?.aborted) onStop();
     else stop?.addEventListener('abort', onStop, { once: true });
   });
-  try {
-    return await Promise.race([work, timedOut, stopped]);
-  } finally {
-    clearTimeout(timer);
-    if (onStop) stop?.removeEventListener('abort', onStop);
-    // Whatever still runs (a timed-out ss) is of no use now: kill it before we exit.
-    abandon.abort();
-  }
+  const result = await Promise.race([work, timedOut, stopped]);
+  clearTimeout(timer);
+  if (onStop) stop?.removeEventListener('abort', onStop);
+  // Whatever still runs (a timed-out ss) is of no use now: kill it, and give it a moment to
+  // be reaped by us rather than left to init as a zombie.
+  abandon.abort();
+  await Promise.race([work, new Promise((resolve) => setTimeout(resolve, REAP_GRACE_MS).unref())]);
+  return result;
 }

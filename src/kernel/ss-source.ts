@@ -63,10 +63,17 @@ export async function readSocketsWithSs(
     if (first === undefined) throw new KernelError('ss', `not found in ${SS_PATHS.join(', ')}`);
     onStage(`reading the output of ${path}`);
     const listing = new Listing(spawn, path, want, range, usable, sink, stop.signal);
-    await Promise.all([listing.read(4, first), listing.read(6)]).catch((err: unknown) => {
-      stop.abort();
-      throw err;
-    });
+    // One failing listing kills the other; both are waited for, so neither ss is left
+    // behind unreaped, and the first failure (not the kill it caused) is what we report.
+    let failure: { error: unknown } | undefined;
+    const listings = [listing.read(4, first), listing.read(6)].map((p) =>
+      p.catch((error: unknown) => {
+        failure ??= { error };
+        stop.abort();
+      }),
+    );
+    await Promise.all(listings);
+    if (failure !== undefined) throw failure.error;
   } finally {
     signal.removeEventListener('abort', forward);
   }

@@ -124,13 +124,14 @@ def main():
         s.connect_ex(('127.0.0.1', 7000))
         keep.append(s)
 
+    # Fixed ports first: an autobound socket could otherwise take one of them by chance.
     udp = [
+        (v6, ('::', 40050), None),
+        (v4, ('127.0.0.1', 40191), None),
         (v4, ('127.0.0.1', 0), None),
         (v6, None, ('::1', 53)),
         (v6, None, ('::ffff:127.0.0.1', 53)),
         (v4, None, ('127.0.0.1', 53)),
-        (v6, ('::', 40050), None),
-        (v4, ('127.0.0.1', 40191), None),
     ]
     for family, bind, dst in udp:
         u = socket.socket(family, socket.SOCK_DGRAM)
