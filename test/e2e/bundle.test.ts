@@ -115,3 +115,12 @@ test('the live host answers (whatever its state) with the Nagios layout', { skip
   assert.equal(r.stderr, '');
   nagiosShape(r.stdout, '(OK|WARNING|CRITICAL)');
 });
+
+test('the README sample output is what the bundle prints', { skip }, () => {
+  const readme = readFileSync(join(FIXTURES, '..', '..', 'README.md'), 'utf8');
+  const m = /\n {4}\$ \.\/dist\/check_ephemeral_ports (.*)\n((?: {4}.*\n)+)/.exec(readme);
+  assert.ok(m, 'README has a sample run');
+  const shown = m[2].split('\n').map((l) => l.slice(4)).join('\n');
+  const r = runBundle(m[1].split(' '));
+  assert.equal(r.stdout, shown);
+});
