@@ -40,7 +40,7 @@ async function check(options: Options, host: Host, onStage: (stage: string) => v
   const report = sockets.sink.finish(read);
   const tuplePerfdata = options.tuplePerfdata ? (options.top === 0 ? Infinity : options.top) : 0;
   const verdict = decide(report, selectPools(report, selection), options.thresholds, tuplePerfdata);
-  const stdout = options.format === 'json' ? renderJson(verdict, { top: options.top, settings }) : renderText(verdict, { top: options.top, verbose: options.verbose, settings });
+  const stdout = options.format === 'json' ? renderJson(verdict, { top: options.top, settings, source: sockets.source }) : renderText(verdict, { top: options.top, verbose: options.verbose, settings, source: sockets.source });
   return { exitCode: verdict.state, stdout };
 }
 

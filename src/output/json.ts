@@ -26,7 +26,7 @@ function poolJson({ pool, state }: Judged) {
   };
 }
 
-export function renderJson(v: Verdict, o: { top: number; settings: KernelSettings }): string {
+export function renderJson(v: Verdict, o: { top: number; settings: KernelSettings; source: 'ss' | 'proc' }): string {
   const { report } = v;
   const listed = o.top === 0 ? v.judged : v.judged.slice(0, o.top);
   const body = {
@@ -42,7 +42,7 @@ export function renderJson(v: Verdict, o: { top: number; settings: KernelSetting
       warningRemaining: v.thresholds.warningRemaining,
       criticalRemaining: v.thresholds.criticalRemaining,
     },
-    kernel: { tcpTwReuse: o.settings.twReuse, tcpTwReuseDelayMs: o.settings.twReuseDelayMs, tcpTimestamps: o.settings.timestamps, assumptions: o.settings.assumptions },
+    kernel: { socketSource: o.source, tcpTwReuse: o.settings.twReuse, tcpTwReuseDelayMs: o.settings.twReuseDelayMs, tcpTimestamps: o.settings.timestamps, assumptions: o.settings.assumptions },
     tcp: report.tcp === null ? null : { socketsInRange: report.tcp.sockets, timeWait: report.tcp.timeWait, timeWaitReusable: report.tcp.timeWaitReusable, sharedPorts: report.tcp.sharedPorts },
     bindStyle: report.tcp === null ? null : { ...report.tcp.bindStyle, usage: round(report.tcp.bindStyle.usage) },
     newTuple: poolJson(v.fresh),

@@ -16,6 +16,8 @@ export interface TextOptions {
   readonly top: number;
   readonly verbose: number;
   readonly settings: KernelSettings;
+  /** Which socket source answered: ss (sock_diag) or /proc/net. */
+  readonly source: 'ss' | 'proc';
 }
 
 function clean(text: string): string {
@@ -52,6 +54,7 @@ function verboseLines(v: Verdict, o: TextOptions): string[] {
   if (space.oddSized) lines.push('the range holds an odd number of ports: connect() scans an even count per call, so a tuple may reach one port fewer (give the range endpoints of different parity)');
   lines.push(...s.assumptions);
   if (o.verbose >= 2) {
+    lines.push(`sockets read ${o.source === 'ss' ? 'with ss (sock_diag, filtered in the kernel)' : 'from /proc/net'}`);
     if (tcp !== null) lines.push(`${tcp.sockets} tcp sockets in range; ${tcp.sharedPorts} ports held by sockets to several tuples (certainly connect()-autobound)`);
     lines.push('sockets bound but neither listening nor connected are not in /proc/net/tcp and are not counted (ss -B lists them on new iproute2)');
   }

@@ -56,6 +56,7 @@ export interface ReportJson {
   range: { low: number; high: number; size: number; oddSized: boolean };
   reserved: number;
   listeningPorts: number;
+  kernel: { socketSource?: string };
   tcp: { socketsInRange: number; timeWait: number; timeWaitReusable: number; sharedPorts: number };
   bindStyle: { capacity: number; used: number; remaining: number };
   newTuple: PoolJson;
@@ -84,7 +85,9 @@ interface HostWideCounts {
 }
 
 export interface Verified {
+  /** The check with --source ss, and with --source proc on the same sockets. */
   check: BundleRun & { report: ReportJson };
+  checkProc: BundleRun & { report: ReportJson };
   /** |range \ reserved| as the kernel reads its sysctls back. */
   usablePorts: number;
   /** Tuple keys (`local remote port`) of the client sockets the scenario built. */
@@ -140,6 +143,13 @@ function assertIpv4Wildcard(count: number, remaining: number, ipv6OnlyPorts: num
 export function assertKernelAgrees(v: Verified, { oddRange = false } = {}): void {
   const { report } = v.check;
   assert.equal(v.check.stderr, '');
+  // The /proc source must tell the same story; the figures below hold for both.
+  assert.equal(v.checkProc.stderr, '');
+  assert.equal(v.checkProc.status, v.check.status, 'ss and /proc sources: exit code');
+  assert.equal(report.kernel.socketSource, 'ss');
+  assert.equal(v.checkProc.report.kernel.socketSource, 'proc');
+  const sameBut = (r: ReportJson) => ({ ...r, kernel: { ...r.kernel, socketSource: undefined } });
+  assert.deepEqual(sameBut(v.checkProc.report), sameBut(report), 'ss and /proc sources: the whole JSON');
   assert.equal(STATES[v.check.status ?? -1], report.status, 'exit code and JSON status');
   assert.equal(report.range.oddSized, oddRange);
 

@@ -354,7 +354,10 @@ class Namespace:
 
     def verify(self, fresh, repeat=1, mapped=False, udp_to=('127.0.0.2', 9)):
         """Runs the check, then counts what the kernel still allows for every pool it reports."""
-        check = self.run_check(['--format', 'json', '--top', '0'])
+        # Both socket sources, back to back, before anything is counted: each must agree
+        # with the kernel, so the ss listing and /proc must agree with each other.
+        check = self.run_check(['--format', 'json', '--top', '0', '--source', 'ss'])
+        check_proc = self.run_check(['--format', 'json', '--top', '0', '--source', 'proc'])
         report = json.loads(check['stdout'])
         # Host-wide figures first: counting a tuple consumes its reusable TIME_WAITs.
         udp = {'bind4': self.count_binds(socket.SOCK_DGRAM, '0.0.0.0'), 'bindDual': self.count_binds(socket.SOCK_DGRAM, '::'),
@@ -380,6 +383,7 @@ class Namespace:
             close_reset(sock)
         return {
             'check': {'status': check['status'], 'stderr': check['stderr'], 'report': report},
+            'checkProc': {'status': check_proc['status'], 'stderr': check_proc['stderr'], 'report': json.loads(check_proc['stdout'])},
             'usablePorts': len(usable_ports()),
             'built': sorted(self.built),
             'tuples': reported,

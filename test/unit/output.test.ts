@@ -35,7 +35,7 @@ function layoutOk(text: string): void {
 
 test('status line, detail lines, one perfdata line', () => {
   const r = report([tcp(1, 950), tcp(2, 10)]);
-  const text = renderText(decide(r, r.tuples, thresholds), { top: 5, verbose: 0, settings });
+  const text = renderText(decide(r, r.tuples, thresholds), { top: 5, verbose: 0, settings, source: 'proc' as const });
   layoutOk(text);
   assert.equal(
     text,
@@ -48,26 +48,27 @@ test('status line, detail lines, one perfdata line', () => {
 
 test('--top cuts the list and says how many were left out', () => {
   const r = report(Array.from({ length: 8 }, (_, i) => tcp(i, i)));
-  const text = renderText(decide(r, r.tuples, thresholds), { top: 3, verbose: 0, settings });
+  const text = renderText(decide(r, r.tuples, thresholds), { top: 3, verbose: 0, settings, source: 'proc' as const });
   layoutOk(text);
   assert.match(text, /\n\.\.\. 5 more not shown \(--top 0 lists all\)\n/);
 });
 
 test('thousands of tuples with --top 0 stay under 4 KB', () => {
   const r = report(Array.from({ length: 5000 }, (_, i) => tcp(i, i % 900)));
-  const text = renderText(decide(r, r.tuples, thresholds), { top: 0, verbose: 3, settings });
+  const text = renderText(decide(r, r.tuples, thresholds), { top: 0, verbose: 3, settings, source: 'proc' as const });
   layoutOk(text);
   assert.match(text, /more not shown \(output kept under 4 KB\)/);
 });
 
 test('verbose lines explain the range, bind()-style figure, TIME_WAIT and odd ranges', () => {
   const r = report([tcp(1, 1)]);
-  const text = renderText(decide(r, r.tuples, thresholds), { top: 5, verbose: 2, settings });
+  const text = renderText(decide(r, r.tuples, thresholds), { top: 5, verbose: 2, settings, source: 'ss' as const });
   layoutOk(text);
   assert.match(text, /range 40000-41009: 1010 ports, 0 reserved, 10 held by listeners; a new tcp destination gets 1000/);
   assert.match(text, /bind\(\)-style: 10\/1010/);
   assert.match(text, /odd number of ports/);
   assert.match(text, /not in \/proc\/net\/tcp/);
+  assert.match(text, /sockets read with ss/);
 });
 
 test('a pipe in any text is replaced', () => {
@@ -77,7 +78,7 @@ test('a pipe in any text is replaced', () => {
 
 test('JSON carries the status, range, capacity and tuples worst first', () => {
   const r = report([tcp(1, 10), tcp(2, 800)]);
-  const json = JSON.parse(renderJson(decide(r, r.tuples, thresholds), { top: 0, settings }));
+  const json = JSON.parse(renderJson(decide(r, r.tuples, thresholds), { top: 0, settings, source: 'ss' as const }));
   assert.equal(json.status, 'WARNING');
   assert.deepEqual(json.range, { low: 40000, high: 41009, size: 1010, oddSized: true });
   assert.equal(json.capacity, 1000);
