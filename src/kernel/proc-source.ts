@@ -4,6 +4,7 @@
  */
 import { KernelError } from './errors';
 import type { Host } from './host';
+import { LineCarry } from './lines';
 import { ProcNetParser, type TableSpec } from './procnet';
 import type { SocketSink } from './records';
 import { parseIntSysctl, parsePortRange, parseReservedPorts, type PortRange } from './sysctl';
@@ -19,8 +20,6 @@ export interface KernelSettings {
   /** What was assumed because a file was absent, for the verbose output. */
   readonly assumptions: readonly string[];
 }
-
-const CHUNK = 256 * 1024;
 
 export async function readSettings(host: Host, procRoot: string): Promise<KernelSettings> {
   const sys = `${procRoot}/sys/net/ipv4`;
@@ -62,7 +61,6 @@ export async function readSocketTables(host: Host, procRoot: string, want: Table
   const tables: TableSpec[] = [];
   if (want.tcp) tables.push({ path: `${procRoot}/net/tcp`, protocol: 'tcp', v6: false }, { path: `${procRoot}/net/tcp6`, protocol: 'tcp', v6: true });
   if (want.udp) tables.push({ path: `${procRoot}/net/udp`, protocol: 'udp', v6: false }, { path: `${procRoot}/net/udp6`, protocol: 'udp', v6: true });
-  const buf = new Uint8Array(CHUNK);
   for (const table of tables) {
     onTable(table.path);
     const file = await host.open(table.path);
@@ -71,18 +69,9 @@ export async function readSocketTables(host: Host, procRoot: string, want: Table
       throw new KernelError(table.path, 'missing');
     }
     try {
-      const parser = new ProcNetParser(table, usable, sink, host.littleEndian);
-      let filled = 0;
-      for (;;) {
-        if (filled === buf.length) throw new KernelError(table.path, `a line longer than ${CHUNK} bytes`);
-        const n = await file.read(buf, filled, buf.length - filled);
-        if (n === 0) break;
-        filled += n;
-        const consumed = parser.feed(buf, filled);
-        buf.copyWithin(0, consumed, filled);
-        filled -= consumed;
-      }
-      parser.finish(buf, filled);
+      const lines = new LineCarry(new ProcNetParser(table, usable, sink, host.littleEndian), table.path);
+      while (await lines.readFrom((into, offset, length) => file.read(into, offset, length)));
+      lines.finish();
     } finally {
       await file.close();
     }

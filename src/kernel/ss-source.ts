@@ -6,6 +6,7 @@
  */
 import { KernelError } from './errors';
 import type { ChildProcess, Host, ProgramEnd } from './host';
+import { LineCarry } from './lines';
 import type { TableChoice } from './proc-source';
 import type { SocketSink } from './records';
 import { SsParser } from './ss';
@@ -28,7 +29,6 @@ export function ssArguments(want: TableChoice, range: PortRange, family: 4 | 6, 
   return [`-${family}${protocols}nao${header ? '' : 'H'}`, `( sport >= :${range.low} and sport <= :${range.high} )`];
 }
 
-const CHUNK = 256 * 1024;
 
 type Spawn = NonNullable<Host['spawn']>;
 
@@ -113,27 +113,15 @@ class Listing {
 
   /** Streams the output through the parser; completes the last line once ss has succeeded. */
   private async drain(child: ChildProcess, parser: SsParser): Promise<ProgramEnd> {
-    const buf = new Uint8Array(CHUNK);
-    let filled = 0;
+    const lines = new LineCarry(parser, this.path);
     let end: ProgramEnd;
     try {
-      end = await child.drain((chunk) => {
-        for (let offset = 0; offset < chunk.length; ) {
-          if (filled === buf.length) throw new KernelError(this.path, `a line longer than ${CHUNK} bytes`);
-          const n = Math.min(chunk.length - offset, buf.length - filled);
-          buf.set(chunk.subarray(offset, offset + n), filled);
-          offset += n;
-          filled += n;
-          const consumed = parser.feed(buf, filled);
-          buf.copyWithin(0, consumed, filled);
-          filled -= consumed;
-        }
-      });
+      end = await child.drain((chunk) => lines.push(chunk));
     } finally {
       // However drain ended, no child is left behind.
       child.kill();
     }
-    if (end.code === 0) parser.finish(buf, filled);
+    if (end.code === 0) lines.finish();
     return end;
   }
 }

@@ -12,8 +12,3 @@ export type StateName = (typeof STATE_NAMES)[number];
 export function stateName(state: State): StateName {
   return STATE_NAMES[state];
 }
-
-/** How bad a state is, for "worst of": UNKNOWN outranks CRITICAL outranks WARNING. */
-export function severity(state: State): number {
-  return state;
-}

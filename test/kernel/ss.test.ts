@@ -7,6 +7,7 @@ import type { Family } from '../../src/kernel/address';
 import { KernelError } from '../../src/kernel/errors';
 import { ProcNetParser, type TableSpec } from '../../src/kernel/procnet';
 import { TCP_STATE_NAMES, type SocketSink } from '../../src/kernel/records';
+import { LineCarry } from '../../src/kernel/lines';
 import { SsParser, timerLeftMs, type Protocol } from '../../src/kernel/ss';
 import { FIXTURES } from '../helpers';
 
@@ -49,18 +50,9 @@ function parseSs(text: string, protocol: Protocol | null, chunk = Infinity): Rec
   const parser = new SsParser(protocol, usable(), sink);
   // Through a small window, as the source feeds it: lines cut at every chunk boundary.
   const bytes = Buffer.from(text, 'latin1');
-  const buf = new Uint8Array(Math.max(256, Math.min(bytes.length, chunk) * 2));
-  let filled = 0;
-  for (let offset = 0; offset < bytes.length; ) {
-    const n = Math.min(chunk, bytes.length - offset, buf.length - filled);
-    buf.set(bytes.subarray(offset, offset + n), filled);
-    offset += n;
-    filled += n;
-    const consumed = parser.feed(buf, filled);
-    buf.copyWithin(0, consumed, filled);
-    filled -= consumed;
-  }
-  parser.finish(buf, filled);
+  const lines = new LineCarry(parser, 'ss', Math.max(256, Math.min(bytes.length, chunk) * 2));
+  for (let offset = 0; offset < bytes.length; offset += chunk) lines.push(bytes.subarray(offset, offset + chunk));
+  lines.finish();
   return sink;
 }
 

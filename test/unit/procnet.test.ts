@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Family } from '../../src/kernel/address';
 import { KernelError } from '../../src/kernel/errors';
+import { LineCarry } from '../../src/kernel/lines';
 import { ProcNetParser, type TableSpec } from '../../src/kernel/procnet';
 import type { SocketSink } from '../../src/kernel/records';
 
@@ -93,19 +94,10 @@ test('lines split across chunks parse the same', () => {
   const text = HEADER + '   0: 0100007F:9C40 0200007F:1538 01 00000000:00000000 00:00000000 00000000     0        0 12345 1 0 20 4 30 10 -1\n'.repeat(50);
   const whole = parse(text);
   const sink = new Recorder();
-  const parser = new ProcNetParser({ path: 't', protocol: 'tcp', v6: false }, usableRange(32768, 60999), sink, true);
+  const lines = new LineCarry(new ProcNetParser({ path: 't', protocol: 'tcp', v6: false }, usableRange(32768, 60999), sink, true), 't', 256);
   const bytes = Buffer.from(text, 'latin1');
-  const buf = Buffer.alloc(bytes.length);
-  let filled = 0;
-  for (let i = 0; i < bytes.length; i += 37) {
-    const piece = bytes.subarray(i, i + 37);
-    piece.copy(buf, filled);
-    filled += piece.length;
-    const used = parser.feed(buf, filled);
-    buf.copyWithin(0, used, filled);
-    filled -= used;
-  }
-  parser.finish(buf, filled);
+  for (let i = 0; i < bytes.length; i += 37) lines.push(bytes.subarray(i, i + 37));
+  lines.finish();
   assert.equal(whole.length, 50);
   assert.deepEqual(sink.rows, whole);
 });
