@@ -1,8 +1,9 @@
 /**
  * The command line: one table of option specs drives parsing, validation, --help and the
  * short usage, so they cannot drift apart. minimist does the parsing after a pre-pass
- * that removes its traps (CONVENTIONS.md): attached short values (`-w10:`), values that
- * start with `-` (`-w -5:`), counted `-vvv`, unknown options and empty values.
+ * that removes its traps (docs/plugin-contract.md, "Options"): attached short values
+ * (`-w10:`), values that start with `-` (`-w -5:`), counted `-vvv`, unknown options and
+ * empty values.
  */
 import minimist from 'minimist';
 import type { Family } from '../kernel/address';

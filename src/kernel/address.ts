@@ -2,7 +2,7 @@
  * Socket addresses in their usual text form: dotted quad for IPv4, RFC 5952 for IPv6.
  * That text is also the grouping key, so both socket sources (/proc and ss) must produce
  * exactly this form. IPv4-mapped IPv6 (`::ffff:a.b.c.d`) becomes plain IPv4, because such
- * a socket competes for the IPv4 tuple (KERNEL.md, "Words").
+ * a socket competes for the IPv4 tuple (docs/kernel-model.md, Rule 5).
  */
 export type Family = 4 | 6;
 
@@ -82,7 +82,7 @@ export function ipv6TextCanonical(text: string): { family: Family; text: string 
   return ipv6WordsText(word(0), word(1), word(2), word(3));
 }
 
-/** tcp_tw_reuse = 2 reuses TIME_WAIT only when either end is loopback (KERNEL.md, TIME_WAIT 3). */
+/** tcp_tw_reuse = 2 reuses TIME_WAIT only when either end is loopback (docs/kernel-model.md, Rule 6). */
 export function isLoopback(text: string): boolean {
   return text.startsWith('127.') || text === '::1';
 }

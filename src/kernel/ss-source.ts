@@ -1,8 +1,8 @@
 /**
  * Reads the sockets through `ss` (iproute2), which asks the kernel over sock_diag and has
  * it filter on the local port range: on a busy server only the in-range sockets cross
- * into user space, instead of every socket being formatted as text (KERNEL.md, "Reading
- * the kernel"). The output is streamed into the sink as it arrives.
+ * into user space, instead of every socket being formatted as text (docs/kernel-model.md,
+ * "Reading the kernel"). The output is streamed into the sink as it arrives.
  */
 import { KernelError } from './errors';
 import type { ChildProcess, Host, ProgramEnd } from './host';

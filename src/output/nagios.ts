@@ -1,6 +1,6 @@
 /**
- * Verdict → the Nagios plugin text all consumers read (CONVENTIONS.md): a status line,
- * detail lines, then one final line starting with `|` holding all perfdata. Every `|` in
+ * Verdict → the Nagios plugin text all consumers read (docs/plugin-contract.md): a status
+ * line, detail lines, then one final line starting with `|` holding all perfdata. Every `|` in
  * text is replaced here, centrally, and the whole stays under 4 KB.
  */
 import type { KernelSettings } from '../kernel/proc-source';

@@ -1,5 +1,5 @@
 /**
- * Socket records → pools, as the sockets stream in. The model is KERNEL.md's:
+ * Socket records → pools, as the sockets stream in. The model is docs/kernel-model.md's:
  *   remaining(T) = |C \ X \ O(T)|
  * C = range minus reserved, X = in-range ports of LISTEN sockets (any address, either
  * family: a bound port is lost to every tuple), O(T) = ports held by tuple T's own sockets,

@@ -2,7 +2,7 @@ import type { PortRange } from '../kernel/sysctl';
 
 /**
  * C = the local port range minus reserved ports: the ports connect() may hand out
- * (KERNEL.md, "TCP"). `usable[port]` is 1 for each of them.
+ * (docs/kernel-model.md, Rule 2). `usable[port]` is 1 for each of them.
  */
 export class PortSpace {
   readonly usable = new Uint8Array(65536);

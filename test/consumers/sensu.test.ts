@@ -3,7 +3,7 @@
  * the CheckConfigs in icinga/sensu-check.yaml run the way the agent runs them (sh -c with
  * the unpacked asset's bin/ on PATH), and every output read by a port of Sensu Go's
  * nagios_perfdata extraction (agent/transformers/nagios.go, ParseNagios) plus the stricter
- * rules that keep values intact there (CONVENTIONS.md).
+ * rules that keep values intact there (docs/plugin-contract.md).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -70,7 +70,7 @@ function yamlDocuments(text: string): string[] {
 }
 const yamlValue = (doc: string, key: string) => new RegExp(`^\\s*${key}: (.*?)\\s*(#.*)?$`, 'm').exec(doc)?.[1];
 
-test('the nagios_perfdata port behaves as Sensu Go does on the traps CONVENTIONS.md names', () => {
+test('the nagios_perfdata port behaves as Sensu Go does on the traps the plugin contract names', () => {
   assert.deepEqual(sensuNagiosPerfdata('OK - fine').metrics, [], 'no pipe: no metrics');
   assert.deepEqual(sensuNagiosPerfdata('OK | a=1 | b=2').metrics, [], 'two pipes: no metrics');
   assert.deepEqual(sensuNagiosPerfdata('OK | big=1e21;2;3').metrics, [{ name: 'big', value: 121 }], 'exponent form is mangled');

@@ -123,7 +123,7 @@ function key(p: { local: string; remote: string; remotePort: number | null }): s
 
 /**
  * In an odd-sized range connect() scans an even count of ports per call, so one free
- * port may be out of reach (KERNEL.md); bind(addr, 0) scans the same way. Nothing else.
+ * port may be out of reach (docs/kernel-model.md, Rule 7); bind(addr, 0) scans the same way. Nothing else.
  */
 function assertReaches(count: number, remaining: number, oddRange: boolean, what: string): void {
   if (oddRange) assert.ok(count === remaining || count === remaining - 1, `${what}: kernel ${count}, check ${remaining} (odd range: ${remaining} or ${remaining - 1})`);
@@ -185,7 +185,7 @@ export function assertKernelAgrees(v: Verified, { oddRange = false } = {}): void
   assert.equal(report.bindStyle.capacity, v.usablePorts);
 }
 
-/** The Nagios plugin layout (CONVENTIONS.md); returns the state word of the first line. */
+/** The Nagios plugin layout (docs/plugin-contract.md); returns the state word of the first line. */
 export function assertNagiosOutput(run: BundleRun): string {
   assert.equal(run.stderr, '');
   assert.ok(run.status !== null && run.status >= 0 && run.status <= 3, `exit code ${run.status}`);

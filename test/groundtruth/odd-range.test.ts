@@ -1,6 +1,6 @@
 /**
  * Ground truth, an odd-sized range: connect() scans an even count of ports per call, so a
- * tuple may reach one port fewer than the check's `remaining` (KERNEL.md) - never two, never
+ * tuple may reach one port fewer than the check's `remaining` (docs/kernel-model.md, Rule 7) - never two, never
  * more. Each tuple is counted several times; UDP scans every port and must agree exactly.
  */
 import assert from 'node:assert/strict';

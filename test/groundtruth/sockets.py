@@ -84,7 +84,7 @@ def family_of(text):
 
 
 def plain(text):
-    """IPv4-mapped IPv6 folded to IPv4, as the check groups (KERNEL.md, "Words")."""
+    """IPv4-mapped IPv6 folded to IPv4, as the check groups (docs/kernel-model.md, Rule 5)."""
     address = ipaddress.ip_address(text)
     mapped = getattr(address, 'ipv4_mapped', None)
     return str(mapped if mapped is not None else address)

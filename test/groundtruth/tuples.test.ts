@@ -42,7 +42,7 @@ test('tuples, in-range listeners and reserved ports: the check agrees with the k
  * What /proc cannot tell: a port taken by bind() before connect(), or accepted by a listener
  * that has since closed, is lost to every tuple, yet looks like any outbound connection.
  * The per-tuple figure then over-counts and the bind()-style one under-counts; the kernel's
- * count must lie between them (KERNEL.md: "two honest figures").
+ * count must lie between them (docs/kernel-model.md, "What /proc and ss cannot show").
  */
 test('bind()-before-connect and a closed listener: the kernel lies between the two figures', { skip }, async () => {
   const db = ['127.0.0.1', '127.0.0.2', 5432] as const;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Range } from '../../src/nagios/range';
 
-// The vectors are CONVENTIONS.md's, from the monitoring-plugins C library tests.
+// The vectors are docs/plugin-contract.md's, from the monitoring-plugins C library tests.
 test('plain end: alerts below 0 or above end', () => {
   const r = Range.parse('10');
   assert.deepEqual([-1, 0, 5, 10, 10.1].map((x) => r.alertsOn(x)), [true, false, false, false, true]);
