@@ -12,6 +12,7 @@ import { readSockets } from './kernel/sockets';
 import { State } from './nagios/state';
 import { renderJson, renderJsonUnknown } from './output/json';
 import { renderText, renderUnknown } from './output/nagios';
+import { renderPrometheus, renderPrometheusUnknown } from './output/prometheus';
 import { PoolBuilder } from './pools/pool-builder';
 import { PortSpace } from './pools/port-space';
 import { selectPools } from './verdict/selection';
@@ -40,7 +41,8 @@ async function check(options: Options, host: Host, onStage: (stage: string) => v
   const report = sockets.sink.finish(read);
   const tuplePerfdata = options.tuplePerfdata ? (options.top === 0 ? Infinity : options.top) : 0;
   const verdict = decide(report, selectPools(report, selection), options.thresholds, tuplePerfdata);
-  const stdout = options.format === 'json' ? renderJson(verdict, { top: options.top, settings, source: sockets.source }) : renderText(verdict, { top: options.top, verbose: options.verbose, settings, source: sockets.source });
+  const output = { top: options.top, verbose: options.verbose, settings, source: sockets.source };
+  const stdout = { nagios: renderText, json: renderJson, prometheus: renderPrometheus }[options.format](verdict, output);
   return { exitCode: verdict.state, stdout };
 }
 
@@ -60,7 +62,7 @@ export async function run(argv: readonly string[], host: Host, stop?: AbortSigna
 
   const unknown = (message: string): RunResult => ({
     exitCode: State.UNKNOWN,
-    stdout: options.format === 'json' ? renderJsonUnknown(message) : renderUnknown(message),
+    stdout: { nagios: renderUnknown, json: renderJsonUnknown, prometheus: renderPrometheusUnknown }[options.format](message),
   });
   let stage = 'starting';
   let timer: NodeJS.Timeout | undefined;

@@ -14,6 +14,9 @@ import type { Thresholds } from '../verdict/verdict';
 
 export class UsageError extends Error {}
 
+export const FORMATS = ['nagios', 'json', 'prometheus'] as const;
+export type Format = (typeof FORMATS)[number];
+
 interface OptionSpec {
   readonly long: string;
   readonly short?: string;
@@ -36,9 +39,9 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { long: 'remote', arg: 'PREFIX', repeat: true, help: 'only tuples whose remote address is in PREFIX (address or CIDR); repeatable' },
   { long: 'remote-port', arg: 'PORT[-PORT]', repeat: true, help: 'only tuples whose remote port is PORT or in the span; repeatable' },
   { long: 'local', arg: 'PREFIX', repeat: true, help: 'only tuples whose local address is in PREFIX; repeatable' },
-  { long: 'top', arg: 'N', fallback: '5', help: 'how many pools the detail lines and JSON list, worst first; 0 = all' },
+  { long: 'top', arg: 'N', fallback: '5', help: 'how many pools the detail lines, JSON and Prometheus per-pool series list, worst first; 0 = all' },
   { long: 'tuple-perfdata', help: 'add perfdata per listed TCP tuple (labels made of addresses: many series)' },
-  { long: 'format', arg: 'FORMAT', fallback: 'nagios', help: 'output format: nagios or json' },
+  { long: 'format', arg: 'FORMAT', fallback: 'nagios', help: 'output format: nagios, json or prometheus (node_exporter textfile collector)' },
   { long: 'source', arg: 'SOURCE', fallback: 'auto', help: 'read sockets with ss (filtered in the kernel: fast on busy hosts) or from /proc/net: auto, ss or proc; auto: ss when it works, else /proc' },
   { long: 'proc', arg: 'DIR', fallback: '/proc', help: 'read DIR/net/* and DIR/sys/net/ipv4/* (a captured copy, for instance); implies --source proc' },
   { long: 'timeout', short: 't', arg: 'SECONDS', fallback: '8', help: 'give up with UNKNOWN after SECONDS (below check_nrpe\'s 10 s)' },
@@ -58,7 +61,7 @@ export interface Options {
   readonly selection: Selection;
   readonly top: number;
   readonly tuplePerfdata: boolean;
-  readonly format: 'nagios' | 'json';
+  readonly format: Format;
   readonly procRoot: string;
   /** Where sockets are read; sysctls always come from procRoot. */
   readonly source: SourceChoice;
@@ -158,8 +161,8 @@ export function parseCommandLine(argv: readonly string[]): Options {
   const timeoutText = single('timeout') as string;
   const timeoutSeconds = /^\d+(\.\d+)?$/.test(timeoutText) ? Number(timeoutText) : NaN;
   if (!(timeoutSeconds > 0 && timeoutSeconds <= 3600)) throw new UsageError(`--timeout wants seconds above 0 and up to 3600, not "${timeoutText}"`);
-  const format = single('format');
-  if (format !== 'nagios' && format !== 'json') throw new UsageError(`--format wants nagios or json, not "${format}"`);
+  const format = single('format') as Format;
+  if (!FORMATS.includes(format)) throw new UsageError(`--format wants ${FORMATS.join(', ')}, not "${format}"`);
   // --proc names a copy of /proc: only the /proc reader can read it.
   const procGiven = values('proc').length > 0;
   const sourceText = single('source') as string;

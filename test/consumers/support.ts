@@ -39,6 +39,11 @@ export interface ProcTreeSpec {
   readonly remote: string;
   readonly remotePort: number;
   readonly clients: number;
+  /**
+   * More destinations (default 1): tuple i > 0 goes to remotePort + i with 1 + (7i mod
+   * clients) clients: none uses more than the first.
+   */
+  readonly tuples?: number;
 }
 
 /**
@@ -57,10 +62,14 @@ export function writeProcTree(dir: string, spec: ProcTreeSpec): string {
   sys('tcp_timestamps', '1');
   const header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
   const lines = [header];
-  for (let i = 0; i < spec.clients; i++) {
-    const local = `${procAddress('127.0.0.1')}:${hex(spec.range[0] + i, 4)}`;
-    const remote = `${procAddress(spec.remote)}:${hex(spec.remotePort, 4)}`;
-    lines.push(`${String(i).padStart(4)}: ${local} ${remote} 01 00000000:00000000 00:00000000 00000000  1000        0 ${70000 + i} 1 0000000000000000 20 4 30 10 -1`);
+  for (let t = 0; t < (spec.tuples ?? 1); t++) {
+    const clients = t === 0 ? spec.clients : 1 + ((7 * t) % spec.clients);
+    const remote = `${procAddress(spec.remote)}:${hex(spec.remotePort + t, 4)}`;
+    for (let i = 0; i < clients; i++) {
+      const local = `${procAddress('127.0.0.1')}:${hex(spec.range[0] + i, 4)}`;
+      const sl = lines.length - 1;
+      lines.push(`${String(sl).padStart(4)}: ${local} ${remote} 01 00000000:00000000 00:00000000 00000000  1000        0 ${70000 + sl} 1 0000000000000000 20 4 30 10 -1`);
+    }
   }
   writeFileSync(join(dir, 'net/tcp'), `${lines.join('\n')}\n`);
   writeFileSync(join(dir, 'net/udp'), '   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n');

@@ -2,7 +2,8 @@
  * Fuzzing with fixed seeds: random command lines and mutated /proc trees must always end
  * in a correct Nagios answer — exit 0-3, a status line matching the code, one `|` at most,
  * under 4 KB, and for kernel faults an UNKNOWN that names the file rather than an
- * "internal error". Most cases run in-process through run(); a sample through the bundle.
+ * "internal error" (with --format prometheus: the check state gauge equal to the exit code).
+ * Most cases run in-process through run(); a sample through the bundle.
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -16,13 +17,22 @@ import { bundleMissing, FIXTURES, runBundle, skipUnless } from '../helpers';
 
 const STATES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'];
 
+function formatAsked(argv: readonly string[]): string | undefined {
+  if (argv.includes('--format=json')) return 'json';
+  if (argv.includes('--format=prometheus')) return 'prometheus';
+  return argv.includes('--format') ? argv[argv.indexOf('--format') + 1] : undefined;
+}
+
 /** The rules every answer obeys; returns what is wrong, or null. */
 function violation(exitCode: number | null, stdout: string, argv: readonly string[]): string | null {
   if (exitCode === null || exitCode < 0 || exitCode > 3) return `exit code ${exitCode}`;
-  if (Buffer.byteLength(stdout) >= 4096) return `output of ${Buffer.byteLength(stdout)} bytes`;
   const help = argv.some((a) => /^-[^-]*[hV]|^--(help|version)$/.test(a));
   if (help && exitCode === 3 && stdout.length > 0) return null; // --help/--version: text, exit 3
-  if (argv.includes('--format=json') || (argv.includes('--format') && argv[argv.indexOf('--format') + 1] === 'json')) {
+  // A file for node_exporter, not a plugin answer: no 4 KB cap, the state in a gauge.
+  const state = /^ephemeral_ports_check_state (\d)$/m.exec(stdout);
+  if (formatAsked(argv) === 'prometheus' && state) return Number(state[1]) === exitCode ? null : `check_state ${state[1]} with exit ${exitCode}`;
+  if (Buffer.byteLength(stdout) >= 4096) return `output of ${Buffer.byteLength(stdout)} bytes`;
+  if (formatAsked(argv) === 'json') {
     try {
       const j = JSON.parse(stdout);
       return j.status === STATES[exitCode] ? null : `JSON status ${j.status} with exit ${exitCode}`;
@@ -41,7 +51,7 @@ function violation(exitCode: number | null, stdout: string, argv: readonly strin
 }
 
 const OPTION_WORDS = ['-w', '-c', '--warning', '--critical', '--warning-remaining', '--critical-remaining', '--tcp', '--udp', '-4', '-6', '--remote', '--remote-port', '--local', '--top', '--tuple-perfdata', '--format', '--source', '--proc', '-t', '--timeout', '-v', '-vv', '-vvv', '--verbose', '-x', '--bogus', '--', '-'];
-const VALUES = ['70', '90', '10:', '~:90', '@10:20', '2:1', ':', 'foo', '1-10', '1,10', '', ' ', '-5:', '010', '1e3', '0', '-1', '99999999999999999999999', '.5', '5%', 'json', 'nagios', 'xml', 'ss', 'proc', 'auto', '10.0.0.0/8', '::1', '::ffff:127.0.0.1/120', '127.0.0.2', '5432', '8000-8099', '70000', 'a|b', '\n', 'ü', '0x10', 'NaN', 'Infinity'];
+const VALUES = ['70', '90', '10:', '~:90', '@10:20', '2:1', ':', 'foo', '1-10', '1,10', '', ' ', '-5:', '010', '1e3', '0', '-1', '99999999999999999999999', '.5', '5%', 'json', 'nagios', 'prometheus', 'xml', 'ss', 'proc', 'auto', '10.0.0.0/8', '::1', '::ffff:127.0.0.1/120', '127.0.0.2', '5432', '8000-8099', '70000', 'a|b', '\n', 'ü', '0x10', 'NaN', 'Infinity'];
 
 function randomArgv(rng: Random, proc: string): string[] {
   const argv: string[] = [];
@@ -75,6 +85,22 @@ test('fuzz: 1500 random command lines, in-process (seed 20261124)', async () => 
     if (why) problems.push(`${JSON.stringify(argv)}: ${why}\n${r.stdout}`);
   }
   assert.deepEqual(problems.slice(0, 5), []);
+});
+
+test('fuzz: 400 random command lines with --format prometheus, in-process (seed 12)', async () => {
+  const rng = new Random(12);
+  const proc = join(FIXTURES, 'db-client');
+  const problems: string[] = [];
+  let files = 0;
+  for (let i = 0; i < 400; i++) {
+    const argv = [...randomArgv(rng, proc), '--format', 'prometheus'];
+    const r = await run(argv, nodeHost);
+    if (/^ephemeral_ports_check_state \d$/m.test(r.stdout)) files++;
+    const why = violation(r.exitCode, r.stdout, argv);
+    if (why) problems.push(`${JSON.stringify(argv)}: ${why}\n${r.stdout}`);
+  }
+  assert.deepEqual(problems.slice(0, 5), []);
+  assert.ok(files > 40, `only ${files} answers in the prometheus format (the rest were usage errors)`);
 });
 
 test('fuzz: 60 random command lines through the bundle: stderr stays empty', { skip: skipUnless(bundleMissing()) }, () => {

@@ -33,6 +33,10 @@ test('repeatable filters', () => {
   assert.equal(o.selection.local?.matches('10.0.0.1'), true);
 });
 
+test('--format: nagios, json or prometheus', () => {
+  assert.deepEqual(['nagios', 'json', 'prometheus'].map((f) => parseCommandLine(['--format', f]).format), ['nagios', 'json', 'prometheus']);
+});
+
 test('bad arguments are usage errors', () => {
   const bad = [
     ['--bogus'], ['-x'], ['-w'], ['-w', ''], ['--warning='], ['-w', '2:1'], ['-w', 'foo'], ['-c', '1,10'], ['-c', '1-10'], ['-t', '0'], ['-t', '-1'], ['-t', 'abc'],

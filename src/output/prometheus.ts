@@ -1,0 +1,101 @@
+/**
+ * Verdict → the Prometheus text exposition format, for node_exporter's textfile collector
+ * (docs/plugin-contract.md, "Prometheus"): `# HELP` and `# TYPE` before each metric, no
+ * timestamps (the collector refuses them), names prefixed `ephemeral_ports_`, base units
+ * (a ratio 0..1, never percent). The metrics are two tables: add a figure with one line.
+ */
+import { formatNumber } from '../nagios/number';
+import { State, stateName } from '../nagios/state';
+import type { Pool } from '../pools/pool';
+import type { Verdict } from '../verdict/verdict';
+
+const PREFIX = 'ephemeral_ports_';
+
+/** A ratio to 6 decimals still tells one port from the next in a 65,535-port range. */
+const RATIO_DECIMALS = 6;
+
+/** One host-wide gauge; undefined when this run did not measure it (TCP or UDP not read). */
+interface Gauge {
+  readonly name: string;
+  readonly help: string;
+  readonly value: (v: Verdict) => number | undefined;
+}
+
+/** A perfdata item's value, by its label: the fixed perfdata set is what the gauges mirror. */
+const perf = (label: string, scale = 1) => (v: Verdict) => {
+  const item = v.perfdata.find((p) => p.label === label);
+  return item === undefined ? undefined : item.value * scale;
+};
+
+const CHECK_STATE: Gauge = { name: 'check_state', help: 'State of the check as its exit code: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the plugin thresholds decide it).', value: (v) => v.state };
+
+export const GAUGES: readonly Gauge[] = [
+  CHECK_STATE,
+  { name: 'worst_usage_ratio', help: 'Share of its ports that the worst pool uses, 0 to 1: the tuple (or the UDP pool) with the least headroom.', value: perf('worst_usage', 1 / 100) },
+  { name: 'worst_used', help: 'Ports the worst pool uses.', value: perf('worst_used') },
+  { name: 'worst_remaining', help: 'Ports the worst pool has left.', value: perf('worst_remaining') },
+  { name: 'capacity', help: 'Ports a new TCP destination gets: the range minus reserved ports and ports of in-range listeners.', value: perf('capacity') },
+  { name: 'tuples', help: 'TCP tuples (local address, remote address, remote port) selected.', value: perf('tuples') },
+  { name: 'listening_ports', help: 'In-range ports held by listening sockets: lost to every tuple.', value: perf('listening_ports') },
+  { name: 'sockets_in_range', help: 'TCP sockets whose local port is in the range.', value: perf('sockets_in_range') },
+  { name: 'time_wait', help: 'TCP sockets in the range in TIME_WAIT.', value: perf('time_wait') },
+  { name: 'bind_remaining', help: 'In-range ports no TCP socket holds: what is left for clients that bind() before connect().', value: perf('bind_remaining') },
+  { name: 'udp_used', help: 'In-range ports held by UDP sockets: one host-wide pool.', value: perf('udp_used') },
+  { name: 'range_low', help: 'First port of net.ipv4.ip_local_port_range.', value: (v) => v.report.space.low },
+  { name: 'range_high', help: 'Last port of net.ipv4.ip_local_port_range.', value: (v) => v.report.space.high },
+];
+
+/** A label of the per-tuple series; `remote_port` is empty for the UDP pool (no destination). */
+export const TUPLE_LABELS: readonly { readonly name: string; readonly value: (p: Pool) => string }[] = [
+  { name: 'protocol', value: (p) => p.protocol },
+  { name: 'local', value: (p) => p.local },
+  { name: 'remote', value: (p) => p.remote },
+  { name: 'remote_port', value: (p) => (p.remotePort === null ? '' : String(p.remotePort)) },
+];
+
+/** Per-tuple gauges, for the worst `--top` pools only: their labels are addresses. */
+export const TUPLE_GAUGES: readonly { readonly name: string; readonly help: string; readonly value: (p: Pool) => number }[] = [
+  { name: 'tuple_usage_ratio', help: 'Share of its ports that this pool uses, 0 to 1; only the worst --top pools are listed.', value: (p) => p.usage / 100 },
+  { name: 'tuple_used', help: 'Ports this pool uses; only the worst --top pools are listed.', value: (p) => p.used },
+  { name: 'tuple_remaining', help: 'Ports this pool has left; only the worst --top pools are listed.', value: (p) => p.remaining },
+];
+
+/** HELP text escapes backslash and newline; label values also the double quote. */
+function escapeHelp(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+export function escapeLabelValue(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function family(name: string, help: string, samples: readonly string[]): string[] {
+  return [`# HELP ${PREFIX}${name} ${escapeHelp(help)}`, `# TYPE ${PREFIX}${name} gauge`, ...samples.map((s) => `${PREFIX}${name}${s}`)];
+}
+
+function value(name: string, n: number): string {
+  return formatNumber(n, name.endsWith('_ratio') ? RATIO_DECIMALS : 3);
+}
+
+export function renderPrometheus(v: Verdict, o: { top: number }): string {
+  const lines: string[] = [];
+  for (const g of GAUGES) {
+    const n = g.value(v);
+    if (n !== undefined) lines.push(...family(g.name, g.help, [` ${value(g.name, n)}`]));
+  }
+  const listed = o.top === 0 ? v.judged : v.judged.slice(0, o.top);
+  const labels = listed.map(({ pool }) => `{${TUPLE_LABELS.map((l) => `${l.name}="${escapeLabelValue(l.value(pool))}"`).join(',')}}`);
+  if (listed.length > 0) {
+    for (const g of TUPLE_GAUGES) lines.push(...family(g.name, g.help, listed.map(({ pool }, i) => `${labels[i]} ${value(g.name, g.value(pool))}`)));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A failure: the check state alone, UNKNOWN, and a comment saying why. The file the
+ * collector reads is replaced by this, so a scrape never keeps serving an old verdict.
+ */
+export function renderPrometheusUnknown(message: string): string {
+  const why = `# check_ephemeral_ports ${stateName(State.UNKNOWN)}: ${message.replace(/[\r\n]+/g, ' ')}`;
+  return `${[why, ...family(CHECK_STATE.name, CHECK_STATE.help, [` ${State.UNKNOWN}`])].join('\n')}\n`;
+}
