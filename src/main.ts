@@ -6,7 +6,7 @@
 import { writeSync } from 'node:fs';
 import { nodeHost } from './kernel/node-host';
 import { renderUnknown } from './output/nagios';
-import { run, type RunResult } from './run';
+import { internalError, run, type RunResult } from './run';
 
 function emit(result: RunResult): never {
   const bytes = Buffer.from(result.stdout);
@@ -22,8 +22,7 @@ function emit(result: RunResult): never {
 }
 
 function crash(err: unknown): never {
-  const message = err instanceof Error ? err.message : String(err);
-  return emit({ exitCode: 3, stdout: renderUnknown(`internal error: ${message}`) });
+  return emit({ exitCode: 3, stdout: renderUnknown(internalError(err)) });
 }
 
 process.on('uncaughtException', crash);

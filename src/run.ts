@@ -25,6 +25,16 @@ export interface RunResult {
 
 export { version };
 
+/**
+ * An exception nobody expected, as an operator can report it: its type and where it was
+ * thrown. Never its message: that may hold bytes of what was being read.
+ */
+export function internalError(err: unknown): string {
+  if (!(err instanceof Error)) return `internal error: a thrown ${typeof err}`;
+  const frame = /^\s*at (?:.*\()?(?:.*\/)?([^/()\s]+:\d+:\d+)\)?$/m.exec(err.stack ?? '');
+  return `internal error: ${err.name}${frame ? ` at ${frame[1]}` : ''}`;
+}
+
 /** How long an abandoned run may take to reap the programs it killed. */
 const REAP_GRACE_MS = 250;
 
@@ -64,13 +74,17 @@ export async function run(argv: readonly string[], host: Host, stop?: AbortSigna
     exitCode: State.UNKNOWN,
     stdout: { nagios: renderUnknown, json: renderJsonUnknown, prometheus: renderPrometheusUnknown }[options.format](message),
   });
+  // A privileged run touches only the live kernel: a copy could be anyone's file.
+  if (options.procGiven && host.elevated !== null) {
+    return unknown(`--proc refused: this run has more privileges than its caller (${host.elevated}); a captured copy needs none, run it without sudo`);
+  }
   let stage = 'starting';
   let timer: NodeJS.Timeout | undefined;
   let onStop: (() => void) | undefined;
   const abandon = new AbortController();
   const work = check(options, host, (s) => (stage = s), abandon.signal).catch((err: unknown) => {
     if (err instanceof KernelError) return unknown(err.message);
-    return unknown(`internal error while ${stage}: ${err instanceof Error ? err.message : String(err)}`);
+    return unknown(`${internalError(err)} while ${stage}`);
   });
   const timedOut = new Promise<RunResult>((resolve) => {
     timer = setTimeout(() => resolve(unknown(`timed out after ${options.timeoutSeconds} s while ${stage}`)), options.timeoutSeconds * 1000);

@@ -43,7 +43,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { long: 'tuple-perfdata', help: 'add perfdata per listed TCP tuple (labels made of addresses: many series)' },
   { long: 'format', arg: 'FORMAT', fallback: 'nagios', help: 'output format: nagios, json or prometheus (node_exporter textfile collector)' },
   { long: 'source', arg: 'SOURCE', fallback: 'auto', help: 'read sockets with ss (filtered in the kernel: fast on busy hosts) or from /proc/net: auto, ss or proc; auto: ss when it works, else /proc' },
-  { long: 'proc', arg: 'DIR', fallback: '/proc', help: 'read DIR/net/* and DIR/sys/net/ipv4/* (a captured copy, for instance); implies --source proc' },
+  { long: 'proc', arg: 'DIR', fallback: '/proc', help: 'read DIR/net/* and DIR/sys/net/ipv4/* (a captured copy, for instance); implies --source proc; refused under sudo (a copy needs no root)' },
   { long: 'timeout', short: 't', arg: 'SECONDS', fallback: '8', help: 'give up with UNKNOWN after SECONDS (below check_nrpe\'s 10 s)' },
   { long: 'verbose', short: 'v', help: 'more detail: range, listeners, TIME_WAIT, bind()-style figure; repeat up to 3 times' },
   { long: 'help', short: 'h', help: 'show this help and exit' },
@@ -63,6 +63,8 @@ export interface Options {
   readonly tuplePerfdata: boolean;
   readonly format: Format;
   readonly procRoot: string;
+  /** --proc was given: a copy, which a privileged run refuses. */
+  readonly procGiven: boolean;
   /** Where sockets are read; sysctls always come from procRoot. */
   readonly source: SourceChoice;
   readonly timeoutSeconds: number;
@@ -201,6 +203,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
     tuplePerfdata: flag('tuple-perfdata'),
     format,
     procRoot: single('proc') as string,
+    procGiven,
     source,
     timeoutSeconds,
   };

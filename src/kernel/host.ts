@@ -33,8 +33,18 @@ export interface Host {
   open(path: string): Promise<OpenFile | undefined>;
   readonly littleEndian: boolean;
   /**
-   * Runs a program (argv, no shell, no stdin); undefined when it does not exist or cannot
-   * be executed. Aborting `signal` kills it. Optional: a host without it cannot run ss.
+   * Why this process has more privileges than whoever started it (sudo, a set-user-ID
+   * bit), or null. Such a run reads only the live kernel: no --proc copy.
+   */
+  readonly elevated: string | null;
+  /**
+   * The program to run from a fixed list of absolute paths: the first that exists, if
+   * nobody but root can change it (helper-program.ts); else a KernelError naming it.
+   */
+  findProgram?(paths: readonly string[]): string;
+  /**
+   * Runs a program that findProgram gave (argv, no shell, no stdin); undefined when it has
+   * vanished since. Aborting `signal` kills it. Optional: a host without it cannot run ss.
    */
   spawn?(file: string, args: readonly string[], signal: AbortSignal): Promise<ChildProcess | undefined>;
 }

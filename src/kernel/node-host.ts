@@ -1,7 +1,8 @@
-import { accessSync, closeSync, constants, openSync, readSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KernelError } from './errors';
+import { trustedProgram } from './helper-program';
 import type { ChildProcess, Host, OpenFile } from './host';
 
 /** How long a synchronous read loop may hold the event loop. */
@@ -46,8 +47,25 @@ async function readSome(fd: number, path: string, into: Uint8Array, offset: numb
   }
 }
 
+/**
+ * Why a run has more privileges than its caller: started through sudo (or doas, pkexec:
+ * they leave these variables; a forged one only makes the check stricter), or a real id
+ * that differs from the effective one (a set-user-ID or set-group-ID bit).
+ */
+export function elevation(ids: { uid: number; euid: number; gid: number; egid: number }, env: NodeJS.ProcessEnv): string | null {
+  for (const name of ['SUDO_UID', 'SUDO_USER', 'DOAS_USER', 'PKEXEC_UID']) {
+    if (env[name] !== undefined) return `${name} is set: started through ${name.split('_')[0].toLowerCase()}`;
+  }
+  if (ids.uid !== ids.euid) return `real uid ${ids.uid}, effective uid ${ids.euid}`;
+  if (ids.gid !== ids.egid) return `real gid ${ids.gid}, effective gid ${ids.egid}`;
+  return null;
+}
+
 export const nodeHost: Host = {
   littleEndian: endianness() === 'LE',
+  elevated: elevation({ uid: process.getuid?.() ?? 0, euid: process.geteuid?.() ?? 0, gid: process.getgid?.() ?? 0, egid: process.getegid?.() ?? 0 }, process.env),
+
+  findProgram: trustedProgram,
 
   // Synchronous reads: a handful of one-line sysctl files, faster than a thread-pool trip.
   async readText(path) {
@@ -88,16 +106,13 @@ export const nodeHost: Host = {
   },
 
   async spawn(file, args, signal): Promise<ChildProcess | undefined> {
-    // A missing program would still cost a fork before exec() fails: look first.
-    try {
-      accessSync(file, constants.X_OK);
-    } catch {
-      return undefined;
-    }
+    // The gate again, whoever called: nothing runs that is not root's alone. It also
+    // spares a fork for a program that is missing.
+    const real = trustedProgram([file]);
     // Loaded only when a program is run (a dynamic import() would start the ESM loader).
     const { spawn } = require('node:child_process') as typeof import('node:child_process');
     // LC_ALL=C: untranslated output; and no PROC_ROOT or PROC_NET_* that would redirect ss.
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { LC_ALL: 'C' }, signal, killSignal: 'SIGKILL' });
+    const child = spawn(real, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { LC_ALL: 'C' }, signal, killSignal: 'SIGKILL' });
     const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('close', (code, sig) => resolve({ code, signal: sig })));
     let stderr = '';
     child.stderr.setEncoding('latin1');

@@ -47,20 +47,16 @@ export async function readSocketsWithSs(
   onStage: (stage: string) => void,
   signal: AbortSignal,
 ): Promise<void> {
-  if (host.spawn === undefined) throw new KernelError('ss', 'this host cannot run programs');
+  if (host.spawn === undefined || host.findProgram === undefined) throw new KernelError('ss', 'this host cannot run programs');
   const spawn: Spawn = host.spawn.bind(host);
+  const path = host.findProgram(SS_PATHS);
   const stop = new AbortController();
   const forward = () => stop.abort();
   signal.addEventListener('abort', forward, { once: true });
   try {
-    let first: ChildProcess | undefined;
-    let path = SS_PATHS[0];
-    for (path of SS_PATHS) {
-      onStage(`starting ${path}`);
-      first = await spawn(path, ssArguments(want, range, 4), stop.signal);
-      if (first !== undefined) break;
-    }
-    if (first === undefined) throw new KernelError('ss', `not found in ${SS_PATHS.join(', ')}`);
+    onStage(`starting ${path}`);
+    const first = await spawn(path, ssArguments(want, range, 4), stop.signal);
+    if (first === undefined) throw new KernelError(path, 'cannot be run');
     onStage(`reading the output of ${path}`);
     const listing = new Listing(spawn, path, want, range, usable, sink, stop.signal);
     // One failing listing kills the other; both are waited for, so neither ss is left
@@ -100,7 +96,8 @@ class Listing {
       end = await this.drain(await this.start(family, true), parser);
     }
     if (end.code !== 0) {
-      const why = end.stderr.trim().split('\n')[0];
+      // ss's own words (a root-owned program, fixed arguments), kept short and printable.
+      const why = end.stderr.trim().split('\n')[0].replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
       throw new KernelError(this.path, `${end.code === null ? `killed by ${end.signal}` : `exit status ${end.code}`}${why ? `: ${why}` : ''}`);
     }
   }

@@ -163,8 +163,9 @@ export class SsParser {
     if (end > 0) this.line(buf, 0, end);
   }
 
-  private fail(what: string): never {
-    throw new KernelError(this.source, `line ${this.lineNumber}: ${what}`);
+  /** @param read the bytes in question: only their excerpt is shown (errors.ts). */
+  private fail(what: string, read?: Uint8Array): never {
+    throw new KernelError(this.source, `line ${this.lineNumber}: ${what}`, read);
   }
 
   /** Moves tokenStart/tokenEnd to the next blank-separated token from pos; false at end. */
@@ -230,7 +231,7 @@ export class SsParser {
 
   private state(buf: Uint8Array): number {
     for (const s of STATES) if (same(buf, this.tokenStart, this.tokenEnd, s.bytes)) return s.value;
-    return this.fail(`unknown state "${Buffer.from(buf.subarray(this.tokenStart, this.tokenEnd)).toString('latin1')}"`);
+    return this.fail('unknown state', buf.subarray(this.tokenStart, this.tokenEnd));
   }
 
   /** The colon before the port: the last one in the current token. */
@@ -300,7 +301,7 @@ export class SsParser {
     const raw = Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
     let address = this.v6.get(raw);
     if (address === undefined) {
-      address = ipv6TextCanonical(raw) ?? this.fail(`bad ${field} "${raw}"`);
+      address = ipv6TextCanonical(raw) ?? this.fail(`bad ${field}`, buf.subarray(start, end));
       this.v6.set(raw, address);
     }
     return address;

@@ -29,12 +29,17 @@ function primaryGroup(): string {
   return r.stdout.trim() || 'root';
 }
 
-/** -D constants that move every path Icinga writes into `dir` and keep the current user. */
-export function defines(dir: string): string[] {
+export interface RunAs {
+  readonly user: string;
+  readonly group: string;
+}
+
+/** -D constants that move every path Icinga writes into `dir`; the current user unless `runAs`. */
+export function defines(dir: string, runAs?: RunAs): string[] {
   return [
     `-DDataDir=${dir}/data`, `-DCacheDir=${dir}/cache`, `-DLogDir=${dir}/log`,
     `-DSpoolDir=${dir}/spool`, `-DInitRunDir=${dir}/run`,
-    `-DRunAsUser=${userInfo().username}`, `-DRunAsGroup=${primaryGroup()}`,
+    `-DRunAsUser=${runAs?.user ?? userInfo().username}`, `-DRunAsGroup=${runAs?.group ?? primaryGroup()}`,
   ];
 }
 
@@ -112,9 +117,10 @@ export class IcingaDaemon {
   readonly daemon: Daemon;
   readonly noticeLog: string;
 
-  constructor(readonly layout: IcingaLayout) {
+  /** @param runAs the user the daemon drops to (its directories must be that user's). */
+  constructor(readonly layout: IcingaLayout, runAs?: RunAs) {
     this.noticeLog = join(layout.dir, 'log', 'notice.log');
-    this.daemon = new Daemon(ICINGA2, ['daemon', '-c', layout.config, ...defines(layout.dir)]);
+    this.daemon = new Daemon(ICINGA2, ['daemon', '-c', layout.config, ...defines(layout.dir, runAs)]);
   }
 
   /** Extra top-level objects the daemon run needs: a notice log to poll and the command pipe. */

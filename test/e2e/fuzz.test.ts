@@ -142,7 +142,33 @@ const MUTATIONS: Record<string, Mutation> = {
     return Buffer.from(lines.flatMap((l) => (rng.next() < 0.3 ? [l, l] : [l])).join('\n'), 'latin1');
   },
   hugeNumber: () => Buffer.from('99999999999999999999 1\n'),
+  // Foreign bytes (a symlink to a secret file, say): never echoed past the excerpt.
+  secret: () => Buffer.from(SECRET),
+  secretAfterDigits: (b, rng) => Buffer.concat([Buffer.from(`${rng.pick(['4', '40000 ', '8080,40100-', '0100007F:9C40 ', ''])}`), Buffer.from(CANARY), b]),
+  secretSpliced: (b, rng) => {
+    const at = rng.int(b.length + 1);
+    return Buffer.concat([b.subarray(0, at), Buffer.from(rng.pick([CANARY, ` ${CANARY}`, `:${CANARY}`, `\n${CANARY}\n`])), b.subarray(at)]);
+  },
 };
+
+/** Marks foreign bytes: letters and signs no kernel field holds, so no excerpt may show them. */
+const CANARY = 'QzXw$VkJp/LmNr=TsUv';
+const SECRET = `root:$y$j9T$${CANARY}:19700:0:99999:7:::\n`;
+
+/**
+ * What the output may show of the input: the excerpts (`read "..."`) only, each at most 20
+ * characters a kernel field can hold; never four characters of the canary; only printable
+ * ASCII. Returns what is wrong, or null.
+ */
+function leak(stdout: string, dir: string): string | null {
+  const text = stdout.split(dir).join('DIR');
+  for (let i = 0; i + 4 <= CANARY.length; i++) if (text.includes(CANARY.slice(i, i + 4))) return `canary ${CANARY.slice(i, i + 4)} in the output`;
+  if (/[^\x20-\x7e\n]/.test(text)) return 'a byte outside printable ASCII in the output';
+  for (const m of text.matchAll(/read \\?"(.*?)\\?"\)/g)) {
+    if (!/^[0-9A-Fa-f:, -]{1,20}(\.\.\.)?$/.test(m[1])) return `excerpt ${JSON.stringify(m[1])}`;
+  }
+  return null;
+}
 
 test('fuzz: 400 mutated /proc trees, in-process (seed 42)', async (t) => {
   const rng = new Random(42);
@@ -151,6 +177,7 @@ test('fuzz: 400 mutated /proc trees, in-process (seed 42)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cep-fuzz-'));
   const problems: string[] = [];
   const outcomes = [0, 0, 0, 0];
+  let secretCases = 0;
   try {
     for (let i = 0; i < 400; i++) {
       rmSync(dir, { recursive: true, force: true });
@@ -167,6 +194,9 @@ test('fuzz: 400 mutated /proc trees, in-process (seed 42)', async (t) => {
       if (why) problems.push(`${target} ${name}: ${why}\n${r.stdout}`);
       // A kernel fault is named: the path of the file in the message.
       if (r.exitCode === 3 && !r.stdout.includes(dir)) problems.push(`${target} ${name}: UNKNOWN without a path: ${r.stdout}`);
+      const leaked = leak(r.stdout, dir);
+      if (leaked) problems.push(`${target} ${name}: ${leaked}: ${r.stdout}`);
+      if (name.startsWith('secret')) secretCases++;
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -174,5 +204,6 @@ test('fuzz: 400 mutated /proc trees, in-process (seed 42)', async (t) => {
   assert.deepEqual(problems.slice(0, 5), []);
   // Not vacuous: mutations both break the input and leave it readable.
   assert.ok(outcomes[3] > 50 && outcomes[0] + outcomes[1] + outcomes[2] > 50, `outcomes ${outcomes}`);
-  t.diagnostic(`mutated trees: OK ${outcomes[0]}, WARNING ${outcomes[1]}, CRITICAL ${outcomes[2]}, UNKNOWN ${outcomes[3]}`);
+  assert.ok(secretCases > 50, `${secretCases} trees with foreign bytes`);
+  t.diagnostic(`mutated trees: OK ${outcomes[0]}, WARNING ${outcomes[1]}, CRITICAL ${outcomes[2]}, UNKNOWN ${outcomes[3]}; ${secretCases} with foreign bytes`);
 });

@@ -40,6 +40,7 @@ describe('the /proc reader streams', { skip: !nodeHost.littleEndian && 'the line
     const reads: number[] = [];
     const host: Host = {
       littleEndian: true,
+      elevated: null,
       readText: async () => undefined,
       async open(path) {
         if (!path.endsWith('/net/tcp')) return undefined;

@@ -47,10 +47,16 @@ interface FakeRun {
 function fakeHost(programs: Record<string, FakeRun>): Host & { spawned: string[][]; killed: number } {
   const host = {
     littleEndian: nodeHost.littleEndian,
+    elevated: null,
     readText: nodeHost.readText,
     open: nodeHost.open,
     spawned: [] as string[][],
     killed: 0,
+    findProgram(paths: readonly string[]): string {
+      const found = paths.find((path) => programs[path] !== undefined);
+      if (found === undefined) throw new KernelError('ss', `not found in ${paths.join(', ')}`);
+      return found;
+    },
     async spawn(file: string, args: readonly string[]): Promise<ChildProcess | undefined> {
       host.spawned.push([file, ...args]);
       let program = programs[file];
@@ -133,10 +139,11 @@ describe('the ss source', () => {
     }
   });
 
-  it('looks for ss where distributions put it, in order', async () => {
+  it('runs the ss the host found where distributions put it', async () => {
     const host = fakeHost({ '/sbin/ss': { chunks: [SS_V4] } });
     await read(host, 'ss');
-    assert.deepEqual(host.spawned.map((argv) => argv[0]), [...SS_PATHS, '/sbin/ss']);
+    assert.deepEqual(host.spawned.map((argv) => argv[0]), ['/sbin/ss', '/sbin/ss']);
+    assert.deepEqual(SS_PATHS, ['/usr/bin/ss', '/usr/sbin/ss', '/bin/ss', '/sbin/ss']);
   });
 
   it('--source ss: a missing or failing ss is an error', async () => {
@@ -179,8 +186,8 @@ describe('a child is never left behind', () => {
     assert.deepEqual(await child.drain(() => {}), { code: null, signal: 'SIGKILL', stderr: '' });
   });
 
-  it('a missing program is undefined, not an error', async () => {
-    assert.equal(await nodeHost.spawn?.('/nonexistent/ss', [], new AbortController().signal), undefined);
+  it('a missing program is an error naming it, before any fork', async () => {
+    await assert.rejects(nodeHost.spawn?.('/nonexistent/ss', [], new AbortController().signal) ?? Promise.resolve(), /^Error: \/nonexistent\/ss: not found$/);
   });
 
   it('streams stdout and reports the exit status', async () => {

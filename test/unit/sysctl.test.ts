@@ -28,3 +28,11 @@ test('one-number sysctls are bounded', () => {
   assert.throws(() => parseIntSysctl('', 'x', 0, 2));
   assert.throws(() => parseIntSysctl('1 1', 'x', 0, 2));
 });
+
+test('messages name the item and what is wrong', () => {
+  assert.throws(() => parsePortRange('60999 32768', 'p'), /^Error: p: range 60999-32768 is reversed$/);
+  assert.throws(() => parsePortRange('1 2 3\n', 'p'), /^Error: p: expected two port numbers, "LOW HIGH" \(read "1 2 3"\)$/);
+  assert.throws(() => parseReservedPorts('8080,5-3', 'r'), /^Error: r: item 2: span 5-3 is reversed$/);
+  assert.throws(() => parseReservedPorts('8080,70000', 'r'), /^Error: r: item 2 is not a port number from 1 to 65535 \(read "70000"\)$/);
+  assert.throws(() => parseIntSysctl('3\n', 'x', 0, 2), /^Error: x: expected a number from 0 to 2 \(read "3"\)$/);
+});
