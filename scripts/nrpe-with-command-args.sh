@@ -2,9 +2,9 @@
 # Builds Debian's own NRPE source with --enable-command-args into OUT_DIR/nrpe.
 #
 # Debian's nagios-nrpe-server is built without command arguments, so `dont_blame_nrpe=1`
-# has no effect there (README.Debian). test/consumers/nrpe.test.ts uses this build to run
-# the $ARG1$ variant of icinga/nrpe.cfg on a real NRPE that honours it, as upstream's and
-# EPEL's builds do. SSL is left out (check_nrpe -n) so that no -dev package is needed.
+# has no effect there (README.Debian). test/consumers/nrpe.test.ts and nagios.test.ts use
+# this build to run the $ARG1$ variant of icinga/nrpe.cfg on a real NRPE that honours it, as
+# upstream's and EPEL's builds do. SSL is left out (check_nrpe -n) so that no -dev package is needed.
 #
 # The source comes through apt from the same Debian archive as this machine's packages:
 # a private deb-src list made from /etc/apt's own entries, in a private state directory.

@@ -8,10 +8,10 @@
  * parser with `icinga2 console --eval 'parse_performance_data(...)'`.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { Daemon, waitFor } from './support';
+import { Daemon, sendExternalCommands, waitFor } from './support';
 
 export const ICINGA2 = 'icinga2';
 export const NODE_NAME = 'consumers-test';
@@ -138,29 +138,11 @@ export class IcingaDaemon {
 
   /** Schedules a forced check of each "host!service" now, through the command pipe. */
   async forceChecks(names: readonly string[], timeoutMs = 30_000): Promise<void> {
-    const pipe = join(this.layout.dir, 'run', 'icinga2.cmd');
-    await waitFor('the Icinga command pipe', timeoutMs, () => {
-      if (!this.daemon.running) throw new Error(`icinga2 exited early:\n${this.daemon.output}`);
-      return existsSync(pipe) ? true : undefined;
-    });
-    const now = Math.floor(Date.now() / 1000);
-    const lines = names.map((n) => {
+    const lines = (now: number) => names.map((n) => {
       const [host, service] = n.split('!');
-      return `[${now}] SCHEDULE_FORCED_SVC_CHECK;${host};${service};${now}\n`;
+      return `SCHEDULE_FORCED_SVC_CHECK;${host};${service};${now}`;
     });
-    // O_NONBLOCK: fail at once instead of hanging if nobody reads the pipe.
-    const fd = await waitFor('a reader on the command pipe', timeoutMs, () => {
-      try {
-        return openSync(pipe, constants.O_WRONLY | constants.O_NONBLOCK);
-      } catch {
-        return undefined;
-      }
-    });
-    try {
-      writeSync(fd, lines.join(''));
-    } finally {
-      closeSync(fd);
-    }
+    await sendExternalCommands(join(this.layout.dir, 'run', 'icinga2.cmd'), this.daemon, lines, timeoutMs);
   }
 
   /** Waits until Icinga has processed a first check result of every "host!service". */

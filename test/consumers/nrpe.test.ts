@@ -2,20 +2,20 @@
  * icinga/nrpe.cfg on real NRPE daemons (a private config on 127.0.0.1 and a free port,
  * never the system one), the plugin run as the unprivileged nrpe_user, asked by Debian's
  * check_nrpe; then the Icinga 2 side (icinga/nrpe-services.conf.example through the ITL's
- * "nrpe" CheckCommand) and the Nagios side (icinga/nagios-nrpe.cfg.example).
+ * "nrpe" CheckCommand). The Nagios side (icinga/nagios-nrpe.cfg.example) runs on a real
+ * Nagios Core in nagios.test.ts.
  *
  * A direct run is the reference. On the live /proc the NRPE connection itself is one more
  * socket, so there the states and line shapes must agree; on a frozen /proc (--proc) and
  * for the database-pool command, which selects no local socket, the output must be equal.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BUNDLE, ROOT, runBundle, skipUnless } from '../helpers';
 import { ICINGA2, IcingaDaemon, makeLayout, validate } from './icinga2';
-import { CHECK_NRPE, NRPE, Nrpe, freePort, nrpePrerequisites, nrpeUser, shippedCommand, snippetFor, stateWord } from './nrpe';
+import { CHECK_NRPE, NRPE, Nrpe, buildNrpeWithArgs, freePort, nrpePrerequisites, nrpeUser, shippedCommand, snippetFor, stateWord } from './nrpe';
 import { POOL_80, commandMissing, removeDir, scratchDir, splitNagiosOutput, writeProcTree } from './support';
 
 const skip = skipUnless(nrpePrerequisites());
@@ -100,9 +100,7 @@ describe('NRPE', { skip }, () => {
     let nrpe: Nrpe;
 
     before(async () => {
-      const build = spawnSync('bash', [join(ROOT, 'scripts', 'nrpe-with-command-args.sh'), join(dir, 'nrpe-build')], { encoding: 'utf8', timeout: 300_000 });
-      assert.equal(build.status, 0, `${build.stdout}${build.stderr}`);
-      nrpe = new Nrpe(dir, 'nrpe-args', join(dir, 'nrpe-build', 'nrpe'), await freePort(), false, { dontBlame: true, snippet: join(dir, 'with-args.cfg') });
+      nrpe = new Nrpe(dir, 'nrpe-args', buildNrpeWithArgs(join(dir, 'nrpe-build')), await freePort(), false, { dontBlame: true, snippet: join(dir, 'with-args.cfg') });
       daemons.push(nrpe);
       await nrpe.start();
     });
@@ -129,32 +127,6 @@ describe('NRPE', { skip }, () => {
       assert.equal(r.status, 3, r.stdout);
       assert.match(nrpe.logText(), /illegal metachars/);
     });
-
-    test("the Nagios command check_nrpe_args keeps '$ARG2$' one argument", () => {
-      const example = readFileSync(join(ROOT, 'icinga', 'nagios-nrpe.cfg.example'), 'utf8');
-      const line = /command_name\s+check_nrpe_args\n#\s+command_line\s+(.*)/.exec(example)?.[1];
-      assert.ok(line, 'no check_nrpe_args command_line in the example');
-      // Nagios expands macros textually and hands the line to /bin/sh; the HOSTADDRESS
-      // value carries this NRPE's port and -n (it was built without SSL).
-      const expanded = line.replace('$USER1$', '/usr/lib/nagios/plugins').replace('$HOSTADDRESS$', `127.0.0.1 -p ${nrpe.port} -n`)
-        .replace('$ARG1$', 'check_ephemeral_ports_args').replace('$ARG2$', `-c 75 --proc ${proc}`);
-      const r = spawnSync('sh', ['-c', expanded], { encoding: 'utf8', timeout: 20_000 });
-      const direct = runBundle(['-c', '75', '--proc', proc]);
-      assert.equal(r.status, 2, r.stdout);
-      assert.equal(r.stdout, direct.stdout);
-    });
-  });
-
-  test('the Nagios command check_nrpe runs the shipped commands', () => {
-    const example = readFileSync(join(ROOT, 'icinga', 'nagios-nrpe.cfg.example'), 'utf8');
-    const line = /command_name\s+check_nrpe\n\s+command_line\s+(.*)/.exec(example)?.[1];
-    assert.ok(line);
-    const expanded = line.replace('$USER1$', '/usr/lib/nagios/plugins').replace('$HOSTADDRESS$', `127.0.0.1 -p ${safe.port}`).replace('$ARG1$', 'check_ephemeral_ports_db_pool');
-    const r = spawnSync('sh', ['-c', expanded], { encoding: 'utf8', timeout: 20_000 });
-    const viaNrpe = safe.check('check_ephemeral_ports_db_pool');
-    // TIME_WAIT counts in the perfdata move from one run to the next; the verdict does not.
-    assert.equal(r.status, viaNrpe.status);
-    assert.equal(splitNagiosOutput(r.stdout).firstLine, splitNagiosOutput(viaNrpe.stdout).firstLine);
   });
 
   test('Icinga 2 → check_nrpe → NRPE → bundle, with icinga/nrpe-services.conf.example', { skip: skipUnless(commandMissing(ICINGA2)) }, async () => {

@@ -1,7 +1,7 @@
 /**
- * Real NRPE daemons for the consumer tests: a private config on 127.0.0.1 and a free port
- * (never the system one), icinga/nrpe.cfg as the included snippet, asked by Debian's
- * check_nrpe.
+ * Real NRPE daemons for the consumer tests (nrpe.test.ts, nagios.test.ts): a private config
+ * on 127.0.0.1 and a free port (never the system one), icinga/nrpe.cfg as the included
+ * snippet, asked by Debian's check_nrpe; and Debian's NRPE built with command arguments.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -61,6 +61,7 @@ export class Nrpe {
     const { user, group } = settings.runAs ?? nrpeUser();
     this.log = join(dir, `${name}.log`);
     this.config = join(dir, `${name}.cfg`);
+    if (settings.snippet === this.config) throw new Error(`${this.config} would include itself`);
     writeFileSync(this.config, [
       `pid_file=${join(dir, `${name}.pid`)}`, `log_file=${this.log}`, 'debug=1', 'disable_syslog=1',
       `server_address=127.0.0.1`, `server_port=${port}`, 'allowed_hosts=127.0.0.1',
@@ -70,8 +71,13 @@ export class Nrpe {
     ].join('\n'));
   }
 
+  /** The check_nrpe options that reach this daemon (-n: no SSL, for the build without it). */
+  get address(): string[] {
+    return ['-H', '127.0.0.1', '-p', String(this.port), ...(this.ssl ? [] : ['-n'])];
+  }
+
   check(command: string | undefined, args: string[] = []): Run {
-    const argv = ['-H', '127.0.0.1', '-p', String(this.port), ...(this.ssl ? [] : ['-n']), ...(command ? ['-c', command] : []), ...(args.length ? ['-a', ...args] : [])];
+    const argv = [...this.address, ...(command ? ['-c', command] : []), ...(args.length ? ['-a', ...args] : [])];
     const r = spawnSync(CHECK_NRPE, argv, { encoding: 'utf8', timeout: 20_000 });
     return { status: r.status, stdout: r.stdout };
   }
@@ -81,6 +87,8 @@ export class Nrpe {
     await waitFor(`${this.name} on port ${this.port}`, 15_000, () => {
       if (!this.daemon!.running) throw new Error(`${this.name} exited: ${this.daemon!.output}`);
       return this.check(undefined).status === 0 ? true : undefined;
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}\n${this.daemon!.output}${this.logText()}`);
     });
   }
 
@@ -107,6 +115,13 @@ export function shippedCommand(name: string): string[] {
   const [path, ...args] = m[1].split(' ');
   assert.equal(path, SHIPPED_PATH);
   return args;
+}
+
+/** Debian's NRPE source built with --enable-command-args (and without SSL) into dir; returns the binary. */
+export function buildNrpeWithArgs(dir: string): string {
+  const build = spawnSync('bash', [join(ROOT, 'scripts', 'nrpe-with-command-args.sh'), dir], { encoding: 'utf8', timeout: 300_000 });
+  assert.equal(build.status, 0, `${build.stdout}${build.stderr}`);
+  return join(dir, 'nrpe');
 }
 
 export const stateWord = (line: string) => /^EPHEMERAL PORTS (OK|WARNING|CRITICAL|UNKNOWN) - /.exec(line)?.[1];

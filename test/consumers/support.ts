@@ -1,10 +1,11 @@
 /**
- * Plumbing shared by the consumer tests (Icinga 2, NRPE, Sensu Go, Debian's Node): a frozen
- * /proc tree whose verdict is known in advance, a Nagios output splitter, bounded polling,
- * and temp dirs and child processes that are cleaned up whatever happens.
+ * Plumbing shared by the consumer tests (Icinga 2, Nagios, NRPE, Sensu Go, Debian's Node): a
+ * frozen /proc tree whose verdict is known in advance, a Nagios output splitter, bounded
+ * polling, external command pipes, and temp dirs and child processes that are cleaned up
+ * whatever happens.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -106,6 +107,32 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => T
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(100);
+  }
+}
+
+/**
+ * Writes `[now] COMMAND;args` lines to the external command pipe of Nagios or Icinga 2
+ * (e.g. SCHEDULE_FORCED_SVC_CHECK;host;service;now, to check now instead of somewhere in
+ * the check interval).
+ */
+export async function sendExternalCommands(pipe: string, daemon: Daemon, commands: (now: number) => readonly string[], timeoutMs = 30_000): Promise<void> {
+  await waitFor(`the command pipe ${pipe}`, timeoutMs, () => {
+    if (!daemon.running) throw new Error(`the daemon exited early:\n${daemon.output}`);
+    return existsSync(pipe) ? true : undefined;
+  });
+  const now = Math.floor(Date.now() / 1000);
+  // O_NONBLOCK: fail at once instead of hanging if nobody reads the pipe.
+  const fd = await waitFor('a reader on the command pipe', timeoutMs, () => {
+    try {
+      return openSync(pipe, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch {
+      return undefined;
+    }
+  });
+  try {
+    writeSync(fd, commands(now).map((c) => `[${now}] ${c}\n`).join(''));
+  } finally {
+    closeSync(fd);
   }
 }
 
