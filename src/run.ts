@@ -4,6 +4,7 @@
  * back as an UNKNOWN result naming its cause; the caller only writes and exits.
  */
 import { version } from '../package.json';
+import { assess } from './assess';
 import { helpText, parseCommandLine, usageText, UsageError, type Options } from './cli/options';
 import { KernelError } from './kernel/errors';
 import type { Host } from './kernel/host';
@@ -13,9 +14,6 @@ import { State } from './nagios/state';
 import { renderJson, renderJsonUnknown } from './output/json';
 import { renderText, renderUnknown } from './output/nagios';
 import { renderPrometheus, renderPrometheusUnknown } from './output/prometheus';
-import { PoolBuilder } from './pools/pool-builder';
-import { PortSpace } from './pools/port-space';
-import { selectPools } from './verdict/selection';
 import { decide } from './verdict/verdict';
 
 export interface RunResult {
@@ -40,18 +38,20 @@ const REAP_GRACE_MS = 250;
 
 /** @param signal aborted when the run ends early (timeout, stop): kills any child. */
 async function check(options: Options, host: Host, onStage: (stage: string) => void, signal: AbortSignal): Promise<RunResult> {
-  const { procRoot, selection } = options;
+  const { procRoot } = options;
   onStage(`reading ${procRoot}/sys/net/ipv4`);
   const kernel = await readSettings(host, procRoot);
-  const space = new PortSpace(kernel.range, kernel.reserved);
-  const read = { tcp: selection.tcp, udp: selection.udp };
-  const sockets = await readSockets(host, options.source, procRoot, read, space.range, space.usable, () => new PoolBuilder(space, kernel), onStage, signal);
-  const settings = sockets.fallback === null ? kernel : { ...kernel, assumptions: [...kernel.assumptions, sockets.fallback] };
-  onStage('computing the pools');
-  const report = sockets.sink.finish(read);
-  const tuplePerfdata = options.tuplePerfdata ? (options.top === 0 ? Infinity : options.top) : 0;
-  const verdict = decide(report, selectPools(report, selection), options.thresholds, tuplePerfdata);
-  const output = { top: options.top, verbose: options.verbose, settings, source: sockets.source };
+  // --top 0 lists every pool; otherwise no more than --top are ever listed or graphed.
+  const limit = options.top === 0 ? Infinity : options.top;
+  const { settings, source, report, ranked } = await assess(
+    kernel,
+    { selection: options.selection, thresholds: options.thresholds, limit },
+    (want, space, newSink) => readSockets(host, options.source, procRoot, want, space.range, space.usable, newSink, onStage, signal),
+    onStage,
+  );
+  const tuplePerfdata = options.tuplePerfdata ? limit : 0;
+  const verdict = decide(report, ranked, options.thresholds, tuplePerfdata);
+  const output = { top: options.top, verbose: options.verbose, settings, source };
   const stdout = { nagios: renderText, json: renderJson, prometheus: renderPrometheus }[options.format](verdict, output);
   return { exitCode: verdict.state, stdout };
 }

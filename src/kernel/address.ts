@@ -1,8 +1,8 @@
 /**
- * Socket addresses in their usual text form: dotted quad for IPv4, RFC 5952 for IPv6.
- * That text is also the grouping key, so both socket sources (/proc and ss) must produce
- * exactly this form. IPv4-mapped IPv6 (`::ffff:a.b.c.d`) becomes plain IPv4, because such
- * a socket competes for the IPv4 tuple (docs/kernel-model.md, Rule 5).
+ * Socket addresses in their usual text form: dotted quad for IPv4, RFC 5952 for IPv6, made
+ * from the words both socket sources decode (address-table.ts interns them), so /proc and
+ * ss print an address alike. IPv4-mapped IPv6 (`::ffff:a.b.c.d`) becomes plain IPv4,
+ * because such a socket competes for the IPv4 tuple (docs/kernel-model.md, Rule 5).
  */
 export type Family = 4 | 6;
 
@@ -42,49 +42,79 @@ export function ipv6WordsText(w0: number, w1: number, w2: number, w3: number): {
   return { family: 6, text: ipv6Text(groups) };
 }
 
-/**
- * IPv6 text in any valid spelling (`::` anywhere, upper or lower case, a trailing dotted
- * quad as glibc and musl print `::ffff:a.b.c.d`) → the canonical form above; undefined
- * when it is not an IPv6 address. For sources that hand us text, such as ss.
- */
-export function ipv6TextCanonical(text: string): { family: Family; text: string } | undefined {
-  const groups: number[] = [];
-  let gap = -1;
-  const parts = text.split(':');
-  let i = 0;
-  // A leading or trailing `::` splits into two empty parts; one in the middle into one.
-  if (parts[0] === '') {
-    if (parts[1] !== '') return undefined;
-    i = 1;
-  }
-  let last = parts.length - 1;
-  if (parts[last] === '' && last > 0) {
-    if (parts[last - 1] !== '') return undefined;
-    last--;
-  }
-  for (; i <= last; i++) {
-    const part = parts[i];
-    if (part === '') {
-      if (gap !== -1) return undefined;
-      gap = groups.length;
-    } else if (i === last && part.includes('.')) {
-      const quad = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(part);
-      if (!quad || quad.slice(1).some((octet) => Number(octet) > 255)) return undefined;
-      groups.push(Number(quad[1]) * 256 + Number(quad[2]), Number(quad[3]) * 256 + Number(quad[4]));
-    } else {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(part)) return undefined;
-      groups.push(parseInt(part, 16));
+const COLON = 58;
+const DOT = 46;
+const HEX_DIGIT = new Int8Array(256).fill(-1);
+for (let i = 0; i < 10; i++) HEX_DIGIT[48 + i] = i;
+for (let i = 0; i < 6; i++) HEX_DIGIT[65 + i] = HEX_DIGIT[97 + i] = 10 + i;
+const groups = new Uint16Array(8);
+
+/** A dotted quad filling buf[start, end) as a 32-bit value, or -1. */
+function dottedQuad(buf: Uint8Array, start: number, end: number): number {
+  let value = 0;
+  let octets = 0;
+  for (let pos = start; octets < 4; octets++) {
+    let octet = 0;
+    const digits = pos;
+    while (pos < end && pos - digits < 3 && buf[pos] >= 48 && buf[pos] <= 57) octet = octet * 10 + buf[pos++] - 48;
+    if (pos === digits || octet > 255) return -1;
+    value = value * 256 + octet;
+    if (octets < 3) {
+      if (pos >= end || buf[pos] !== DOT) return -1;
+      pos++;
+    } else if (pos !== end) {
+      return -1;
     }
   }
-  if (gap === -1 ? groups.length !== 8 : groups.length > 7) return undefined;
-  if (gap !== -1) groups.splice(gap, 0, ...new Array<number>(8 - groups.length).fill(0));
-  const word = (k: number) => ((groups[2 * k] << 16) | groups[2 * k + 1]) >>> 0;
-  return ipv6WordsText(word(0), word(1), word(2), word(3));
+  return value;
 }
 
-/** tcp_tw_reuse = 2 reuses TIME_WAIT only when either end is loopback (docs/kernel-model.md, Rule 6). */
-export function isLoopback(text: string): boolean {
-  return text.startsWith('127.') || text === '::1';
+/**
+ * IPv6 text in any valid spelling (`::` anywhere, upper or lower case, a trailing dotted
+ * quad as glibc and musl print `::ffff:a.b.c.d`), read from bytes without making a string:
+ * writes its four network-order words into `into`; false when it is not an IPv6 address.
+ * For sources that hand us text, such as ss.
+ */
+export function parseIpv6(buf: Uint8Array, start: number, end: number, into: Int32Array): boolean {
+  let count = 0;
+  let gap = -1;
+  let pos = start;
+  if (pos < end && buf[pos] === COLON) {
+    if (pos + 1 >= end || buf[pos + 1] !== COLON) return false;
+    gap = 0;
+    pos += 2;
+  }
+  while (pos < end) {
+    let value = 0;
+    const digits = pos;
+    while (pos < end && pos - digits < 5 && HEX_DIGIT[buf[pos]] >= 0) value = value * 16 + HEX_DIGIT[buf[pos++]];
+    if (pos < end && buf[pos] === DOT) {
+      // The last 32 bits as a dotted quad.
+      const quad = count <= 6 ? dottedQuad(buf, digits, end) : -1;
+      if (quad === -1) return false;
+      groups[count++] = quad >>> 16;
+      groups[count++] = quad & 0xffff;
+      break;
+    }
+    if (pos === digits || pos - digits > 4 || count === 8) return false;
+    groups[count++] = value;
+    if (pos === end) break;
+    if (buf[pos++] !== COLON || pos === end) return false;
+    if (buf[pos] === COLON) {
+      if (gap !== -1) return false;
+      gap = count;
+      pos++;
+    }
+  }
+  if (gap === -1 ? count !== 8 : count > 7) return false;
+  if (gap !== -1) {
+    // Move the groups after the gap to the end, and zero the gap.
+    const zeros = 8 - count;
+    for (let i = count - 1; i >= gap; i--) groups[i + zeros] = groups[i];
+    groups.fill(0, gap, gap + zeros);
+  }
+  for (let k = 0; k < 4; k++) into[k] = (groups[2 * k] << 16) | groups[2 * k + 1];
+  return true;
 }
 
 /** `[::1]:5432` or `10.0.0.5:5432`: an endpoint as operators write it. */

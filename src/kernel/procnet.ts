@@ -8,8 +8,6 @@
  * Addresses are 8 (IPv4) or 32 (IPv6) hex digits of host-order 32-bit words; ports are
  * 4 hex digits of the port number. TIME_WAIT lines are shorter, but share these fields.
  */
-import type { Family } from './address';
-import { ipv4Text, ipv6WordsText } from './address';
 import { KernelError } from './errors';
 import { eachCompleteLine } from './lines';
 import { TcpState, TIME_WAIT_LIFETIME_MS, type SocketSink } from './records';
@@ -33,15 +31,8 @@ function byteSwap(word: number): number {
   return (((word & 0xff) << 24) | ((word & 0xff00) << 8) | ((word >>> 8) & 0xff00) | (word >>> 24)) >>> 0;
 }
 
-interface Address {
-  readonly family: Family;
-  readonly text: string;
-}
-
 export class ProcNetParser {
   private lineNumber = 0;
-  private readonly v4 = new Map<number, Address>();
-  private readonly v6 = new Map<number, { w0: number; w1: number; w2: number; address: Address }[]>();
   private readonly addressLength: number;
 
   constructor(
@@ -140,9 +131,7 @@ export class ProcNetParser {
       // timer also only makes it look younger, the safe direction. Unexpected timer: age 0.
       timeWaitAgeMs = timer === TIMER_TIME_WAIT ? Math.max(0, TIME_WAIT_LIFETIME_MS - (when + 1) * 10) : 0;
     }
-    const l = this.address(buf, local, end);
-    const r = this.address(buf, remote, end);
-    this.sink.tcp(l.family, l.text, localPort, r.text, remotePort, state, timeWaitAgeMs);
+    this.sink.tcp(this.address(buf, local, end), localPort, this.address(buf, remote, end), remotePort, state, timeWaitAgeMs);
   }
 
   private word(buf: Uint8Array, pos: number, end: number, field: string): number {
@@ -150,28 +139,10 @@ export class ProcNetParser {
     return this.littleEndian ? byteSwap(printed) : printed;
   }
 
-  /**
-   * Decoded once per distinct address: a busy host has few addresses and many sockets, and
-   * the same string each time is also cheaper for the pools to look up.
-   */
-  private address(buf: Uint8Array, pos: number, end: number): Address {
+  /** The address's id in the sink's table (IPv4-mapped IPv6 gets the IPv4 id). */
+  private address(buf: Uint8Array, pos: number, end: number): number {
     const w0 = this.word(buf, pos, end, 'address');
-    if (!this.table.v6) {
-      let address = this.v4.get(w0);
-      if (address === undefined) this.v4.set(w0, (address = { family: 4, text: ipv4Text(w0) }));
-      return address;
-    }
-    const w1 = this.word(buf, pos + 8, end, 'address');
-    const w2 = this.word(buf, pos + 16, end, 'address');
-    const w3 = this.word(buf, pos + 24, end, 'address');
-    // Keyed by the last word, which varies most; the rest is compared.
-    const candidates = this.v6.get(w3);
-    if (candidates !== undefined) {
-      for (const c of candidates) if (c.w0 === w0 && c.w1 === w1 && c.w2 === w2) return c.address;
-    }
-    const address = ipv6WordsText(w0, w1, w2, w3);
-    if (candidates === undefined) this.v6.set(w3, [{ w0, w1, w2, address }]);
-    else candidates.push({ w0, w1, w2, address });
-    return address;
+    if (!this.table.v6) return this.sink.addresses.ipv4(w0);
+    return this.sink.addresses.ipv6(w0, this.word(buf, pos + 8, end, 'address'), this.word(buf, pos + 16, end, 'address'), this.word(buf, pos + 24, end, 'address'));
   }
 }

@@ -1,4 +1,4 @@
-import type { Family } from './address';
+import type { AddressTable } from './address-table';
 
 /** TCP states as /proc/net/tcp prints them (include/net/tcp_states.h). */
 export const TcpState = {
@@ -35,10 +35,13 @@ export const UdpState = { CONNECTED: 0x01, UNCONNECTED: 0x07 } as const;
  * Positional arguments, not an object per socket: this is the hot path on busy hosts.
  */
 export interface SocketSink {
+  /** Where the sources intern addresses: one table for both families and all listings. */
+  readonly addresses: AddressTable;
   /**
+   * @param local, remote address ids in `addresses` (the family is the address's)
    * @param timeWaitAgeMs how long a TIME_WAIT socket has been in that state, from its
    *   timer; -1 for every other state.
    */
-  tcp(family: Family, local: string, localPort: number, remote: string, remotePort: number, state: number, timeWaitAgeMs: number): void;
+  tcp(local: number, localPort: number, remote: number, remotePort: number, state: number, timeWaitAgeMs: number): void;
   udp(localPort: number, state: number): void;
 }

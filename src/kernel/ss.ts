@@ -1,7 +1,7 @@
 /**
  * Streaming parser of `ss -tunao` output (iproute2): the same sockets, handed to the sink
- * with the same values, as the /proc reader (procnet.ts) gives. Bytes are decoded in place;
- * address text is decoded once per distinct address and cached. TIME_WAIT ages differ only
+ * with the same values, as the /proc reader (procnet.ts) gives. Bytes are decoded in place
+ * into address ids of the sink's table: no string per socket. TIME_WAIT ages differ only
  * in resolution (ss: milliseconds under 10 s left, whole seconds above; /proc: 1/100 s).
  *
  *   [Netid] State Recv-Q Send-Q Local-Address:Port Peer-Address:Port [timer:(name,left,n)]
@@ -13,17 +13,12 @@
  * `::ffff:a.b.c.d` for IPv4-mapped sockets. The port is always after the last colon
  * (interface names cannot contain one), `*` for port 0.
  */
-import { ipv4Text, ipv6TextCanonical, type Family } from './address';
+import { parseIpv6 } from './address';
 import { KernelError } from './errors';
 import { eachCompleteLine } from './lines';
 import { TcpState, TIME_WAIT_LIFETIME_MS, UdpState, type SocketSink } from './records';
 
 export type Protocol = 'tcp' | 'udp';
-
-interface Address {
-  readonly family: Family;
-  readonly text: string;
-}
 
 const SPACE = 32;
 const TAB = 9;
@@ -132,8 +127,7 @@ export function timerLeftMs(buf: Uint8Array, start: number, end: number): number
 
 export class SsParser {
   private lineNumber = 0;
-  private readonly v4 = new Map<number, Address>();
-  private readonly v6 = new Map<string, Address>();
+  private readonly words = new Int32Array(4);
   // Token bounds of the line being parsed, set by token().
   private tokenStart = 0;
   private tokenEnd = 0;
@@ -225,8 +219,7 @@ export class SsParser {
     let timeWaitAgeMs = -1;
     if (state === TcpState.TIME_WAIT) timeWaitAgeMs = this.timeWaitAge(buf, peerEnd, end);
     const local = this.address(buf, localStart, localColon, 'local address');
-    const remote = this.address(buf, peerStart, peerColon, 'peer address');
-    this.sink.tcp(local.family, local.text, localPort, remote.text, remotePort, state, timeWaitAgeMs);
+    this.sink.tcp(local, localPort, this.address(buf, peerStart, peerColon, 'peer address'), remotePort, state, timeWaitAgeMs);
   }
 
   private state(buf: Uint8Array): number {
@@ -252,23 +245,14 @@ export class SsParser {
     return port;
   }
 
-  /** `[addr]%if`, `addr%if`, `[addr]`, `addr` or `*`, before the port colon. */
-  private address(buf: Uint8Array, start: number, end: number, field: string): Address {
+  /** `[addr]%if`, `addr%if`, `[addr]`, `addr` or `*`, before the port colon: its id. */
+  private address(buf: Uint8Array, start: number, end: number, field: string): number {
     if (buf[start] === OPEN_BRACKET) {
       const close = find(buf, CLOSE_BRACKET, start, end);
       if (close === -1) this.fail(`unbalanced [ in the ${field}`);
       return this.ipv6(buf, start + 1, close, field);
     }
-    const percent = find(buf, PERCENT, start, end);
-    if (percent !== -1) end = percent;
-    // A wildcard: only listeners and unconnected sockets have one, and of them only the
-    // port counts, so the family does not matter.
-    if (end - start === 1 && buf[start] === STAR) return WILDCARD;
-    for (let i = start; i < end; i++) if (buf[i] === COLON) return this.ipv6(buf, start, end, field);
-    return this.ipv4(buf, start, end, field);
-  }
-
-  private ipv4(buf: Uint8Array, start: number, end: number, field: string): Address {
+    // A dotted quad, the common case, in one pass; anything else is bare IPv6 or `*`.
     let value = 0;
     let octet = 0;
     let digits = 0;
@@ -276,35 +260,38 @@ export class SsParser {
     for (let i = start; i < end; i++) {
       const byte = buf[i];
       if (byte === DOT) {
-        if (digits === 0 || ++dots > 3) this.fail(`bad ${field}`);
+        if (digits === 0 || octet > 255 || ++dots > 3) this.fail(`bad ${field}`);
         value = value * 256 + octet;
         octet = 0;
         digits = 0;
+      } else if (byte >= 48 && byte <= 57 && digits < 3) {
+        octet = octet * 10 + byte - 48;
+        digits++;
+      } else if (byte === PERCENT && dots === 3) {
+        end = i;
+        break;
       } else {
-        const digit = byte - 48;
-        if (digit < 0 || digit > 9 || ++digits > 3) this.fail(`bad ${field}`);
-        octet = octet * 10 + digit;
-        if (octet > 255) this.fail(`bad ${field}`);
+        return this.bare(buf, start, end, field);
       }
     }
-    if (dots !== 3 || digits === 0) this.fail(`bad ${field}`);
-    value = value * 256 + octet;
-    let address = this.v4.get(value);
-    if (address === undefined) {
-      address = { family: 4, text: ipv4Text(value) };
-      this.v4.set(value, address);
-    }
-    return address;
+    if (dots !== 3 || digits === 0 || octet > 255) this.fail(`bad ${field}`);
+    return this.sink.addresses.ipv4(value * 256 + octet);
   }
 
-  private ipv6(buf: Uint8Array, start: number, end: number, field: string): Address {
-    const raw = Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
-    let address = this.v6.get(raw);
-    if (address === undefined) {
-      address = ipv6TextCanonical(raw) ?? this.fail(`bad ${field}`, buf.subarray(start, end));
-      this.v6.set(raw, address);
-    }
-    return address;
+  /** IPv6 without brackets (old iproute2), or `*`; either may carry `%iface`. */
+  private bare(buf: Uint8Array, start: number, end: number, field: string): number {
+    const percent = find(buf, PERCENT, start, end);
+    if (percent !== -1) end = percent;
+    // A wildcard: only listeners and unconnected sockets have one, and of them only the
+    // port counts, so the family does not matter: `::`.
+    if (end - start === 1 && buf[start] === STAR) return this.sink.addresses.ipv6(0, 0, 0, 0);
+    return this.ipv6(buf, start, end, field);
+  }
+
+  private ipv6(buf: Uint8Array, start: number, end: number, field: string): number {
+    const w = this.words;
+    if (!parseIpv6(buf, start, end, w)) this.fail(`bad ${field}`, buf.subarray(start, end));
+    return this.sink.addresses.ipv6(w[0], w[1], w[2], w[3]);
   }
 
   /**
@@ -328,5 +315,3 @@ export class SsParser {
     return Number.isNaN(left) ? 0 : Math.max(0, TIME_WAIT_LIFETIME_MS - left);
   }
 }
-
-const WILDCARD: Address = { family: 6, text: '::' };

@@ -46,8 +46,8 @@ export function renderJson(v: Verdict, o: { top: number; settings: KernelSetting
     tcp: report.tcp === null ? null : { socketsInRange: report.tcp.sockets, timeWait: report.tcp.timeWait, timeWaitReusable: report.tcp.timeWaitReusable, sharedPorts: report.tcp.sharedPorts },
     bindStyle: report.tcp === null ? null : { ...report.tcp.bindStyle, usage: round(report.tcp.bindStyle.usage) },
     newTuple: poolJson(v.fresh),
-    tuplesSelected: v.judged.length,
-    tuplesOmitted: v.judged.length - listed.length,
+    tuplesSelected: v.selected,
+    tuplesOmitted: v.selected - listed.length,
     tuples: listed.map(poolJson),
   };
   return `${JSON.stringify(body, null, 2)}\n`;

@@ -73,7 +73,7 @@ export function renderText(v: Verdict, o: TextOptions): string {
     if (budget < 0) break;
     body.push(line);
   }
-  const left = v.judged.length - Math.min(listed.length, body.length);
+  const left = v.selected - Math.min(listed.length, body.length);
   if (left > 0) body.push(`... ${left} more not shown${o.top === 0 ? ' (output kept under 4 KB)' : ' (--top 0 lists all)'}`);
   return [status, ...body, perf].join('\n') + '\n';
 }

@@ -4,11 +4,19 @@
  * C = range minus reserved, X = in-range ports of LISTEN sockets (any address, either
  * family: a bound port is lost to every tuple), O(T) = ports held by tuple T's own sockets,
  * TIME_WAIT included unless the kernel would reuse it right now.
+ *
+ * Constant work per socket: a few typed-array updates for the tuple (tuple-table.ts) and a
+ * few for its port. A socket on the port of an in-range listener is the accepted side of a
+ * connection, not one of our tuples: it costs no tuple at all. Each listing (ss's per
+ * family, and each /proc table) shows its listeners before any other socket (tcp_diag_dump
+ * and tcp_seq_start walk the listening hash first); only across families can a listener
+ * come after sockets on its port (a socket bound to that very port): see listen().
  */
-import { isLoopback, type Family } from '../kernel/address';
-import { TCP_STATE_NAMES, TcpState, UdpState, type SocketSink } from '../kernel/records';
-import { usagePercent, type Pool, type PoolReport } from './pool';
+import { AddressTable } from '../kernel/address-table';
+import { TcpState, UdpState, type SocketSink } from '../kernel/records';
+import { usagePercent, type PoolReport } from './pool';
 import type { PortSpace } from './port-space';
+import { TupleTable } from './tuple-table';
 
 export interface TimeWaitPolicy {
   readonly twReuse: number;
@@ -16,41 +24,46 @@ export interface TimeWaitPolicy {
   readonly timestamps: number;
 }
 
+/** What TupleTable.timeWaitRecent counts: TIME_WAIT younger than this. */
+export const RECENT_TIME_WAIT_MS = 10_000;
+
+/** portTuple values besides a tuple id. */
+export const NO_TUPLE = -1;
+export const SEVERAL_TUPLES = -2;
+
+/** portSocket: the state of the one socket on a port, and whether it is a recent TIME_WAIT. */
+const RECENT = 0x80;
+
 /**
  * Would connect() reuse this TIME_WAIT socket for its own tuple now? (tcp_twsk_unique)
  * Needs timestamps (we can only see the sysctl, not the connection's own option),
  * tw_reuse 1, or 2 with a loopback end, and an age past tcp_tw_reuse_delay.
  */
-export function timeWaitReusable(policy: TimeWaitPolicy, local: string, remote: string, ageMs: number): boolean {
+export function timeWaitReusable(policy: TimeWaitPolicy, loopback: boolean, ageMs: number): boolean {
   if (policy.timestamps === 0) return false;
-  const reuse = policy.twReuse === 1 || (policy.twReuse === 2 && (isLoopback(local) || isLoopback(remote)));
+  const reuse = policy.twReuse === 1 || (policy.twReuse === 2 && loopback);
   return reuse && ageMs > policy.twReuseDelayMs;
 }
 
-interface TupleSockets {
-  readonly family: Family;
-  readonly local: string;
-  readonly remote: string;
-  readonly remotePort: number;
-  /** Ports this tuple's sockets hold against a new connect(). */
-  readonly held: Set<number>;
-  /** Ports of TIME_WAIT sockets the kernel would reuse. */
-  readonly reusable: Set<number>;
-  readonly states: Uint32Array;
-  sockets: number;
-}
-
 export class PoolBuilder implements SocketSink {
-  /** local → remote → remote port → its sockets: no key string to build and hash per socket. */
-  private readonly tuples = new Map<string, Map<string, Map<number, TupleSockets>>>();
-  /** The same tuples, in the order first seen. */
-  private readonly tupleList: TupleSockets[] = [];
-  private readonly listening = new Set<number>();
+  readonly addresses = new AddressTable();
+  private readonly tuples = new TupleTable(this.addresses);
+  private readonly listening = new Uint8Array(65536);
+  private listeningPorts = 0;
+  /**
+   * Per port, which tuple's sockets hold it (reusable TIME_WAIT aside): NO_TUPLE, one tuple
+   * id, or SEVERAL_TUPLES, i.e. certainly autobound by connect() (docs/kernel-model.md).
+   */
+  readonly portTuple = new Int32Array(65536).fill(NO_TUPLE);
+  /** For a port held by one tuple: its socket's state (| RECENT), to take it back. */
+  private readonly portSocket = new Uint8Array(65536);
   /** In-range ports any TCP socket holds (a byte per port: set once per socket, cheaply). */
   private readonly tcpHeld = new Uint8Array(65536);
   private tcpHeldCount = 0;
-  private readonly udpHeld = new Set<number>();
-  private readonly udpStates = { UNCONN: 0, ESTAB: 0 };
+  private readonly udpHeld = new Uint8Array(65536);
+  private udpHeldCount = 0;
+  private udpConnected = 0;
+  private udpUnconnected = 0;
   private tcpSockets = 0;
   private timeWait = 0;
   private timeWaitReused = 0;
@@ -60,93 +73,96 @@ export class PoolBuilder implements SocketSink {
     private readonly policy: TimeWaitPolicy,
   ) {}
 
-  tcp(family: Family, local: string, localPort: number, remote: string, remotePort: number, state: number, timeWaitAgeMs: number): void {
+  tcp(local: number, localPort: number, remote: number, remotePort: number, state: number, timeWaitAgeMs: number): void {
     this.tcpSockets++;
     if (this.tcpHeld[localPort] === 0) {
       this.tcpHeld[localPort] = 1;
       this.tcpHeldCount++;
     }
     if (state === TcpState.LISTEN) {
-      this.listening.add(localPort);
+      this.listen(localPort);
       return;
     }
-    let byRemote = this.tuples.get(local);
-    if (byRemote === undefined) this.tuples.set(local, (byRemote = new Map()));
-    let byPort = byRemote.get(remote);
-    if (byPort === undefined) byRemote.set(remote, (byPort = new Map()));
-    let tuple = byPort.get(remotePort);
-    if (tuple === undefined) {
-      tuple = { family, local, remote, remotePort, held: new Set(), reusable: new Set(), states: new Uint32Array(TCP_STATE_NAMES.length), sockets: 0 };
-      byPort.set(remotePort, tuple);
-      this.tupleList.push(tuple);
-    }
-    tuple.sockets++;
-    tuple.states[state]++;
+    let reusable = false;
+    let recent = 0;
     if (state === TcpState.TIME_WAIT) {
       this.timeWait++;
-      if (timeWaitReusable(this.policy, local, remote, timeWaitAgeMs)) {
-        this.timeWaitReused++;
-        tuple.reusable.add(localPort);
-        return;
-      }
+      const { addresses } = this;
+      reusable = timeWaitReusable(this.policy, addresses.isLoopback(local) || addresses.isLoopback(remote), timeWaitAgeMs);
+      if (reusable) this.timeWaitReused++;
+      else if (timeWaitAgeMs < RECENT_TIME_WAIT_MS) recent = RECENT;
     }
-    tuple.held.add(localPort);
+    // The accepted side of a connection to an in-range listener: the port is in X already.
+    if (this.listening[localPort] !== 0) return;
+
+    const tuples = this.tuples;
+    const t = tuples.id(local, remote, remotePort);
+    tuples.countState(t, state, 1);
+    if (reusable) {
+      tuples.reusable[t]++;
+      return;
+    }
+    tuples.held[t]++;
+    if (((localPort - this.space.range.low) & 1) === 1) tuples.heldOddOffset[t]++;
+    if (recent !== 0) tuples.timeWaitRecent[t]++;
+    const owner = this.portTuple[localPort];
+    if (owner === NO_TUPLE) {
+      this.portTuple[localPort] = t;
+      this.portSocket[localPort] = state | recent;
+    } else if (owner !== t) {
+      this.portTuple[localPort] = SEVERAL_TUPLES;
+    }
   }
 
   udp(localPort: number, state: number): void {
-    this.udpHeld.add(localPort);
-    if (state === UdpState.CONNECTED) this.udpStates.ESTAB++;
-    else this.udpStates.UNCONN++;
+    if (this.udpHeld[localPort] === 0) {
+      this.udpHeld[localPort] = 1;
+      this.udpHeldCount++;
+    }
+    if (state === UdpState.CONNECTED) this.udpConnected++;
+    else this.udpUnconnected++;
+  }
+
+  /**
+   * A listener seen after sockets on its port (only a socket bound to that very port in the
+   * other family's listing can come first): a port held by one tuple is taken back out of
+   * it, exactly, since a tuple holds a port once. Held by several tuples (bound to the port
+   * on several addresses) it stays counted in each: one port too many, the safe direction;
+   * a reusable TIME_WAIT there stays listed in its tuple, which changes no figure.
+   */
+  private listen(port: number): void {
+    if (this.listening[port] !== 0) return;
+    this.listening[port] = 1;
+    this.listeningPorts++;
+    const t = this.portTuple[port];
+    if (t < 0) return;
+    const tuples = this.tuples;
+    const socket = this.portSocket[port];
+    tuples.countState(t, socket & ~RECENT, -1);
+    tuples.held[t]--;
+    if (((port - this.space.range.low) & 1) === 1) tuples.heldOddOffset[t]--;
+    if ((socket & RECENT) !== 0) tuples.timeWaitRecent[t]--;
+    this.portTuple[port] = NO_TUPLE;
   }
 
   /** @param read which protocols' tables were read (the others are reported as null). */
   finish(read: { tcp: boolean; udp: boolean }): PoolReport {
-    const { space, listening } = this;
-    const capacity = space.size - listening.size;
-    const tuples: Pool[] = [];
-    // How many tuples hold each port: two or more means connect() gave it (shared).
-    const owners = new Uint32Array(65536);
+    const { space } = this;
+    const capacity = space.size - this.listeningPorts;
     let sharedPorts = 0;
-    for (const t of this.tupleList) {
-      let used = 0;
-      let outbound = false;
-      for (const port of t.held) {
-        if (listening.has(port)) continue;
-        used++;
-        outbound = true;
-        if (++owners[port] === 2) sharedPorts++;
-      }
-      for (const port of t.reusable) if (!listening.has(port)) outbound = true;
-      // Every port in X: the accepted side of connections to an in-range listener, not
-      // a destination of ours.
-      if (!outbound) continue;
-      const states: Record<string, number> = {};
-      t.states.forEach((count, state) => {
-        if (count > 0) states[TCP_STATE_NAMES[state]] = count;
-      });
-      tuples.push({
-        protocol: 'tcp',
-        family: t.family,
-        local: t.local,
-        remote: t.remote,
-        remotePort: t.remotePort,
-        capacity,
-        used,
-        remaining: capacity - used,
-        usage: usagePercent(used, capacity),
-        sockets: t.sockets,
-        states,
-        timeWaitReusable: t.reusable.size,
-      });
+    for (let port = space.range.low; port <= space.range.high; port++) {
+      if (this.portTuple[port] === SEVERAL_TUPLES && this.listening[port] === 0) sharedPorts++;
     }
-
-    const udpUsed = this.udpHeld.size;
+    const udpUsed = this.udpHeldCount;
     const bindUsed = this.tcpHeldCount;
+    const udpStates: Record<string, number> = {};
+    if (this.udpUnconnected > 0) udpStates.UNCONN = this.udpUnconnected;
+    if (this.udpConnected > 0) udpStates.ESTAB = this.udpConnected;
     return {
       space: { low: space.range.low, high: space.range.high, rangeSize: space.rangeSize, reservedInRange: space.reservedInRange, oddSized: space.oddSized },
       capacity,
-      listeningPorts: listening.size,
-      tuples,
+      listeningPorts: this.listeningPorts,
+      tuples: this.tuples,
       udp: read.udp
         ? {
             protocol: 'udp',
@@ -158,8 +174,8 @@ export class PoolBuilder implements SocketSink {
             used: udpUsed,
             remaining: space.size - udpUsed,
             usage: usagePercent(udpUsed, space.size),
-            sockets: this.udpStates.UNCONN + this.udpStates.ESTAB,
-            states: Object.fromEntries(Object.entries(this.udpStates).filter(([, count]) => count > 0)),
+            sockets: this.udpUnconnected + this.udpConnected,
+            states: udpStates,
             timeWaitReusable: 0,
           }
         : null,

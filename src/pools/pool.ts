@@ -1,4 +1,5 @@
 import type { Family } from '../kernel/address';
+import type { TupleTable } from './tuple-table';
 
 /**
  * One pool of ephemeral ports and its headroom: a TCP tuple (local address, remote
@@ -41,8 +42,12 @@ export interface PoolReport {
   /** What a new TCP tuple gets: |C \ X|, X = in-range ports of listening sockets. */
   readonly capacity: number;
   readonly listeningPorts: number;
-  /** TCP tuples, in no particular order; inbound-only groups are left out. */
-  readonly tuples: readonly Pool[];
+  /**
+   * TCP tuples, in no particular order, as typed arrays (TupleTable.pool makes one a Pool).
+   * The accepted side of connections to in-range listeners is not among them; a tuple with
+   * no sockets left (see PoolBuilder.listen) is not one either.
+   */
+  readonly tuples: TupleTable;
   /** Null when UDP was not read. */
   readonly udp: Pool | null;
   /** Null when TCP was not read. */

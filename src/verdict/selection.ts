@@ -1,6 +1,6 @@
 import type { BlockList } from 'node:net';
 import type { Family } from '../kernel/address';
-import type { Pool, PoolReport } from '../pools/pool';
+import type { AddressTable } from '../kernel/address-table';
 
 /** Which pools a service looks at: "only my database pool" is a selection. */
 export interface Selection {
@@ -53,24 +53,51 @@ export function parsePrefix(text: string): { address: string; family: Family; bi
   return { address, family: family as Family, bits };
 }
 
+/** Does the selection name any destination or source? Then the UDP pool (which has none) is left out. */
+export function filtersTuples(selection: Selection): boolean {
+  return selection.remote !== null || selection.local !== null || selection.remotePorts.length > 0;
+}
+
+const UNKNOWN = -1;
+
 /**
- * The pools the selection keeps. The UDP pool has no destination, so any address or port
- * filter leaves it out; -4/-6 choose TCP tuples (UDP ports are shared by both families).
+ * Which TCP tuples the selection keeps, decided once per distinct address (and remote
+ * port), not once per tuple: a host with 100,000 tuples may have only a few addresses.
+ * -4/-6 go by the local address's family (IPv4-mapped IPv6 is IPv4).
  */
-export function selectPools(report: PoolReport, selection: Selection): Pool[] {
-  const { remote, local, remotePorts, families } = selection;
-  const filtered = remote !== null || local !== null || remotePorts.length > 0;
-  const pools: Pool[] = [];
-  if (selection.tcp) {
-    for (const pool of report.tuples) {
-      if (!families.includes(pool.family as Family)) continue;
-      if (remote !== null && !remote.matches(pool.remote)) continue;
-      if (local !== null && !local.matches(pool.local)) continue;
-      const port = pool.remotePort as number;
-      if (remotePorts.length > 0 && !remotePorts.some((span) => port >= span.low && port <= span.high)) continue;
-      pools.push(pool);
+export class TupleFilter {
+  private readonly everything: boolean;
+  /** Per address id: UNKNOWN, 0 or 1. */
+  private readonly localKept: Int8Array;
+  private readonly remoteKept: Int8Array;
+  private readonly portKept: Uint8Array | null = null;
+
+  constructor(
+    private readonly selection: Selection,
+    private readonly addresses: AddressTable,
+  ) {
+    const { families, remote, local, remotePorts } = selection;
+    this.everything = families.length === 2 && !filtersTuples(selection);
+    this.localKept = new Int8Array(this.everything ? 0 : addresses.size).fill(UNKNOWN);
+    this.remoteKept = new Int8Array(this.everything || remote === null ? 0 : addresses.size).fill(UNKNOWN);
+    if (local === null && families.length === 2) this.localKept.fill(1);
+    if (remotePorts.length > 0) {
+      this.portKept = new Uint8Array(65536);
+      for (const span of remotePorts) this.portKept.fill(1, span.low, span.high + 1);
     }
   }
-  if (selection.udp && !filtered && report.udp !== null) pools.push(report.udp);
-  return pools;
+
+  keeps(local: number, remote: number, remotePort: number): boolean {
+    if (this.everything) return true;
+    if (this.portKept !== null && this.portKept[remotePort] === 0) return false;
+    let kept = this.localKept[local];
+    if (kept === UNKNOWN) {
+      const { families, local: matcher } = this.selection;
+      kept = this.localKept[local] = families.includes(this.addresses.family(local)) && (matcher === null || matcher.matches(this.addresses.text(local))) ? 1 : 0;
+    }
+    if (kept === 0 || this.selection.remote === null) return kept === 1;
+    kept = this.remoteKept[remote];
+    if (kept === UNKNOWN) kept = this.remoteKept[remote] = this.selection.remote.matches(this.addresses.text(remote)) ? 1 : 0;
+    return kept === 1;
+  }
 }

@@ -1,11 +1,12 @@
 /**
- * Pools + thresholds → a verdict: each selected pool judged, sorted worst first, the
- * overall state, and the perfdata. The one place that decides the overall state.
+ * Ranked pools + thresholds → a verdict: the overall state, and the perfdata. The one place
+ * that decides the overall state; judgeHeadroom() is the one place that judges a pool.
  */
 import { State } from '../nagios/state';
 import type { Perfdata } from '../nagios/perfdata';
 import type { Range } from '../nagios/range';
 import { usagePercent, type Pool, type PoolReport } from '../pools/pool';
+import type { Ranked } from './ranking';
 
 export interface Thresholds {
   /** Applied to usage in percent. */
@@ -25,8 +26,13 @@ export interface Judged {
 
 export interface Verdict {
   readonly state: State;
-  /** Selected pools, worst first: worst state, then fewest ports left, then highest usage. */
+  /**
+   * The worst of the selected pools, worst first (worst state, then fewest ports left, then
+   * highest usage): as many as can be listed (Ranked.worst).
+   */
   readonly judged: readonly Judged[];
+  /** How many pools were selected, listed or not. */
+  readonly selected: number;
   /**
    * What a new TCP destination would get, judged too: with no tuple selected it is the
    * only figure left to judge (listeners and reserved ports can shrink it).
@@ -37,17 +43,22 @@ export interface Verdict {
   readonly perfdata: readonly Perfdata[];
 }
 
-function judge(pool: Pool, t: Thresholds): Judged {
-  const usage = (range: Range) => ({ metric: 'usage' as const, violation: range.violation(pool.usage) });
-  const remaining = (least: number) => ({ metric: 'remaining' as const, violation: `< ${least}` });
-  if (t.critical.alertsOn(pool.usage)) return { pool, state: State.CRITICAL, reason: usage(t.critical) };
-  if (t.criticalRemaining !== null && pool.remaining < t.criticalRemaining) return { pool, state: State.CRITICAL, reason: remaining(t.criticalRemaining) };
-  if (t.warning.alertsOn(pool.usage)) return { pool, state: State.WARNING, reason: usage(t.warning) };
-  if (t.warningRemaining !== null && pool.remaining < t.warningRemaining) return { pool, state: State.WARNING, reason: remaining(t.warningRemaining) };
-  return { pool, state: State.OK, reason: null };
+/** The state of a pool with this usage (percent) and this many ports left, and why. */
+export function judgeHeadroom(usage: number, remaining: number, t: Thresholds): Omit<Judged, 'pool'> {
+  const byUsage = (range: Range) => ({ metric: 'usage' as const, violation: range.violation(usage) });
+  const byRemaining = (least: number) => ({ metric: 'remaining' as const, violation: `< ${least}` });
+  if (t.critical.alertsOn(usage)) return { state: State.CRITICAL, reason: byUsage(t.critical) };
+  if (t.criticalRemaining !== null && remaining < t.criticalRemaining) return { state: State.CRITICAL, reason: byRemaining(t.criticalRemaining) };
+  if (t.warning.alertsOn(usage)) return { state: State.WARNING, reason: byUsage(t.warning) };
+  if (t.warningRemaining !== null && remaining < t.warningRemaining) return { state: State.WARNING, reason: byRemaining(t.warningRemaining) };
+  return { state: State.OK, reason: null };
 }
 
-function worstFirst(a: Judged, b: Judged): number {
+export function judge(pool: Pool, t: Thresholds): Judged {
+  return { pool, ...judgeHeadroom(pool.usage, pool.remaining, t) };
+}
+
+export function worstFirst(a: Judged, b: Judged): number {
   return b.state - a.state || a.pool.remaining - b.pool.remaining || b.pool.usage - a.pool.usage || byCodeUnits(describeKey(a.pool), describeKey(b.pool));
 }
 
@@ -78,15 +89,15 @@ export function freshTuple(report: PoolReport): Pool {
 }
 
 /** @param tuplePerfdata how many of the worst TCP tuples get perfdata of their own (opt-in). */
-export function decide(report: PoolReport, selected: readonly Pool[], thresholds: Thresholds, tuplePerfdata = 0): Verdict {
-  const judged = selected.map((pool) => judge(pool, thresholds)).sort(worstFirst);
+export function decide(report: PoolReport, ranked: Ranked, thresholds: Thresholds, tuplePerfdata = 0): Verdict {
+  const judged = ranked.worst;
   const fresh = judge(freshTuple(report), thresholds);
   const worst = judged[0] ?? fresh;
   // A new destination only matters for the state when nothing else was selected: with
   // tuples present, its headroom is never below theirs.
   const state = worst.state;
-  return { state, judged, fresh, report, thresholds, perfdata: [
-    ...perfdata(report, worst.pool, selected.filter((p) => p.protocol === 'tcp').length, thresholds),
+  return { state, judged, selected: ranked.selected, fresh, report, thresholds, perfdata: [
+    ...perfdata(report, worst.pool, ranked.selectedTuples, thresholds),
     ...judged.filter((j) => j.pool.protocol === 'tcp').slice(0, tuplePerfdata).map(({ pool }) => ({ label: poolLabel(pool), value: pool.used, min: 0, max: pool.capacity })),
   ] };
 }

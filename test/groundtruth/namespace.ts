@@ -22,6 +22,7 @@ export type Step =
   | { op: 'sysctl'; values: Record<string, string | number> }
   | { op: 'listen' | 'unlisten'; at: Endpoint }
   | { op: 'connect' | 'bindConnect' | 'accepted' | 'timeWait' | 'finWait2' | 'closeWait'; tuple: Tuple; n: number }
+  | { op: 'bindPort'; tuple: Tuple; port: number }
   | { op: 'udp'; at: Endpoint }
   | { op: 'udpConnect'; to: Endpoint; n: number }
   | { op: 'fill' | 'count'; tuple: Tuple }

@@ -20,6 +20,7 @@ Steps (a tuple is [local, remote, remote port]; `at` and `to` are [address, port
   listen/unlisten {at}   a TCP listener (backlog 65535), or close it
   connect {tuple, n}     n connections, ports chosen by connect() (IP_BIND_ADDRESS_NO_PORT)
   bindConnect {tuple, n} n connections whose port bind() chose before connect()
+  bindPort {tuple, port} one connection from the given local port, bound explicitly
   accepted/timeWait/finWait2/closeWait {tuple, n}
                          n connections accepted by the listener, then left open, or
                          closed until the client side is in that state
@@ -405,6 +406,14 @@ class Namespace:
             self.connect(s['tuple'], s['n'])
         elif op == 'bindConnect':
             self.connect(s['tuple'], s['n'], bind_port=True)
+        elif op == 'bindPort':
+            local, remote, port = s['tuple']
+            self.need_listener(remote, port)
+            sock = socket.socket(family_of(remote), socket.SOCK_STREAM)
+            sock.bind((local, s['port']))
+            sock.settimeout(5)
+            sock.connect((remote, port))
+            self.held.append(sock)
         elif op == 'unlisten':
             self.listeners.pop(self.need_listener(*s['at'])).close()
         elif op in ('accepted', 'timeWait', 'finWait2', 'closeWait'):

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { Family } from '../../src/kernel/address';
+import { AddressTable } from '../../src/kernel/address-table';
 import type { Host, OpenFile } from '../../src/kernel/host';
 import { nodeHost } from '../../src/kernel/node-host';
 import { readSocketTables } from '../../src/kernel/proc-source';
@@ -18,9 +18,10 @@ function line(slot: number, port: number): string {
 }
 
 class Counter implements SocketSink {
+  readonly addresses = new AddressTable();
   tcpCount = 0;
   ports = new Set<number>();
-  tcp(_f: Family, _l: string, localPort: number): void {
+  tcp(_l: number, localPort: number): void {
     this.tcpCount++;
     this.ports.add(localPort);
   }

@@ -40,11 +40,22 @@ describe('ss and /proc agree on real sockets', { skip: skipUnless(unavailable())
     });
   }
 
-  /** New TIME_WAIT sockets, younger than the reuse delay for the next few seconds. */
+  /** sockets.py's tcp_tw_reuse_delay, and when fresh TIME_WAIT were last made. */
+  const TW_REUSE_DELAY_MS = 3000;
+  let lastFresh = 0;
+
+  /**
+   * New TIME_WAIT sockets, younger than the reuse delay for the next few seconds. Those of
+   * an earlier call must not cross the delay while the sources are compared: wait until
+   * they are past it.
+   */
   async function freshTimeWait(): Promise<void> {
+    const settled = lastFresh + TW_REUSE_DELAY_MS + 1000 - Date.now();
+    if (lastFresh > 0 && settled > 0) await new Promise((resolve) => setTimeout(resolve, settled));
     const done = answer('fresh');
     holder?.stdin?.write('fresh\n');
     await done;
+    lastFresh = Date.now();
   }
 
   before(async () => {

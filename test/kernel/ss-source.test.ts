@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Family } from '../../src/kernel/address';
+import { AddressTable } from '../../src/kernel/address-table';
 import { KernelError } from '../../src/kernel/errors';
 import type { ChildProcess, Host } from '../../src/kernel/host';
 import { nodeHost } from '../../src/kernel/node-host';
@@ -23,9 +23,10 @@ const SS_V4 = Buffer.from(SS_LINES.filter((line) => !V6.test(line)).join('\n'), 
 const SS_V6 = Buffer.from(`${SS_LINES.filter((line) => V6.test(line)).join('\n')}\n`, 'latin1');
 
 class Counter implements SocketSink {
+  readonly addresses = new AddressTable();
   tcpCount = 0;
   udpCount = 0;
-  tcp(_f: Family, _l: string, _lp: number, _r: string, _rp: number, _s: number, _a: number): void {
+  tcp(): void {
     this.tcpCount++;
   }
   udp(): void {

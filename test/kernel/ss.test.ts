@@ -4,6 +4,7 @@ import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Family } from '../../src/kernel/address';
+import { AddressTable } from '../../src/kernel/address-table';
 import { KernelError } from '../../src/kernel/errors';
 import { ProcNetParser, type TableSpec } from '../../src/kernel/procnet';
 import { TCP_STATE_NAMES, type SocketSink } from '../../src/kernel/records';
@@ -25,10 +26,12 @@ interface TcpCall {
 
 /** Records what a source hands to the pools. */
 class Recorder implements SocketSink {
+  readonly addresses = new AddressTable();
   readonly tcpCalls: TcpCall[] = [];
   readonly udpCalls: string[] = [];
-  tcp(family: Family, local: string, localPort: number, remote: string, remotePort: number, state: number, timeWaitAgeMs: number): void {
-    this.tcpCalls.push({ family, local, localPort, remote, remotePort, state: TCP_STATE_NAMES[state], timeWaitAgeMs });
+  tcp(local: number, localPort: number, remote: number, remotePort: number, state: number, timeWaitAgeMs: number): void {
+    const { addresses: a } = this;
+    this.tcpCalls.push({ family: a.family(local), local: a.text(local), localPort, remote: a.text(remote), remotePort, state: TCP_STATE_NAMES[state], timeWaitAgeMs });
   }
   udp(localPort: number, state: number): void {
     this.udpCalls.push(`${localPort} ${state}`);
@@ -176,6 +179,10 @@ describe('ss lines', () => {
     ['FROBNICATED 0 0 127.0.0.1:40001 127.0.0.1:80\n', 'tcp', /line 1: unknown state \(read "F\.\.\."\)$/],
     ['ESTAB 0 0 127.0.0.1:40001 127.0.0.1:80\n', null, /no Netid column/],
     ['ESTAB 0 0 127.0.0.1.1:40001 127.0.0.1:80\n', 'tcp', /bad local address/],
+    ['ESTAB 0 0 127.300.0.1:40001 127.0.0.1:80\n', 'tcp', /bad local address/],
+    ['ESTAB 0 0 127.0.0.1:40001 127.0.0.256:80\n', 'tcp', /bad peer address/],
+    ['ESTAB 0 0 127.0.0.1:40001 1270.0.0.1:80\n', 'tcp', /bad peer address \(read "1270\.\.\."\)$/],
+    ['ESTAB 0 0 127.0.0.1:40001 127.0.0:80\n', 'tcp', /bad peer address/],
     ['ESTAB 0 0 127.0.0.1:40001 [::1:80\n', 'tcp', /unbalanced \[/],
     ['ESTAB 0 0 127.0.0.1:40001 1::2::3:80\n', 'tcp', /bad peer address \(read "1::2::3"\)$/],
     ['ESTAB 0 0 127.0.0.1:http 127.0.0.1:80\n', 'tcp', /local port is not a number/],

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Family } from '../../src/kernel/address';
+import { AddressTable } from '../../src/kernel/address-table';
 import { KernelError } from '../../src/kernel/errors';
 import { LineCarry } from '../../src/kernel/lines';
 import { ProcNetParser, type TableSpec } from '../../src/kernel/procnet';
@@ -12,9 +12,11 @@ const HEADER6 = '  sl  local_address                         remote_address     
 type Row = [string, ...(string | number)[]];
 
 class Recorder implements SocketSink {
+  readonly addresses = new AddressTable();
   rows: Row[] = [];
-  tcp(family: Family, local: string, localPort: number, remote: string, remotePort: number, state: number, age: number): void {
-    this.rows.push(['tcp', family, local, localPort, remote, remotePort, state, age]);
+  tcp(local: number, localPort: number, remote: number, remotePort: number, state: number, age: number): void {
+    const { addresses: a } = this;
+    this.rows.push(['tcp', a.family(local), a.text(local), localPort, a.text(remote), remotePort, state, age]);
   }
   udp(localPort: number, state: number): void {
     this.rows.push(['udp', localPort, state]);

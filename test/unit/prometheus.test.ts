@@ -2,26 +2,26 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Range } from '../../src/nagios/range';
 import { escapeLabelValue, GAUGES, renderPrometheus, renderPrometheusUnknown, TUPLE_GAUGES, TUPLE_LABELS } from '../../src/output/prometheus';
-import { usagePercent, type Pool, type PoolReport } from '../../src/pools/pool';
+import type { PoolReport } from '../../src/pools/pool';
+import { rankPools } from '../../src/verdict/ranking';
 import { decide, poolLabel } from '../../src/verdict/verdict';
+import { poolsOf, type TupleSpec } from './pools-of';
 
 const thresholds = { warning: Range.parse('70'), critical: Range.parse('90'), warningRemaining: null, criticalRemaining: null };
 
-function tcp(i: number, used: number, capacity = 1000): Pool {
-  return { protocol: 'tcp', family: 4, local: '10.9.9.9', remote: `10.0.0.${i}`, remotePort: 5432, capacity, used, remaining: capacity - used, usage: usagePercent(used, capacity), sockets: used, states: { ESTABLISHED: used }, timeWaitReusable: 0 };
+function tcp(i: number, used: number): TupleSpec {
+  return { local: '10.9.9.9', remote: `10.0.0.${i}`, remotePort: 5432, used };
 }
 
-const udp: Pool = { protocol: 'udp', family: null, local: '*', remote: '*', remotePort: null, capacity: 1010, used: 3, remaining: 1007, usage: usagePercent(3, 1010), sockets: 3, states: { UNCONN: 3 }, timeWaitReusable: 0 };
+/** 40000-41009, 10 listeners (capacity 1000), 3 UDP sockets. */
+function report(tuples: TupleSpec[], o: { tcp?: boolean; udp?: boolean } = {}): PoolReport {
+  return poolsOf({ tuples, tcp: o.tcp, udp: o.udp === false ? null : 3 });
+}
 
-function report(tuples: Pool[], o: { tcp?: boolean; udp?: boolean } = {}): PoolReport {
-  return {
-    space: { low: 40000, high: 41009, rangeSize: 1010, reservedInRange: 0, oddSized: true },
-    capacity: 1000,
-    listeningPorts: 10,
-    tuples,
-    udp: o.udp === false ? null : udp,
-    tcp: o.tcp === false ? null : { sockets: 5, timeWait: 2, timeWaitReusable: 0, sharedPorts: 0, bindStyle: { capacity: 1010, used: 10, remaining: 1000, usage: 1 } },
-  };
+/** As run() does it: the worst `top` (all for 0) of what was read, ranked, then decided. */
+function verdict(r: PoolReport, top: number, tuplePerfdata = 0) {
+  const selection = { tcp: r.tcp !== null, udp: r.udp !== null, families: [4, 6] as (4 | 6)[], remote: null, local: null, remotePorts: [] };
+  return decide(r, rankPools(r, selection, thresholds, top === 0 ? Infinity : top), thresholds, tuplePerfdata);
 }
 
 /** name → [help, type, samples] in order of appearance; fails on a sample before its HELP and TYPE. */
@@ -44,7 +44,7 @@ function families(text: string): Map<string, { help: string; type: string; sampl
 
 test('one HELP, one TYPE gauge and plain samples per metric, no timestamps, prefix and base units', () => {
   const r = report([tcp(1, 950), tcp(2, 10)]);
-  const text = renderPrometheus(decide(r, [...r.tuples, udp], thresholds), { top: 5 });
+  const text = renderPrometheus(verdict(r, 5), { top: 5 });
   const f = families(text);
   for (const [name, { samples }] of f) {
     assert.match(name, /^ephemeral_ports_[a-z_]+$/);
@@ -55,7 +55,7 @@ test('one HELP, one TYPE gauge and plain samples per metric, no timestamps, pref
   assert.equal(value('check_state'), '2');
   assert.equal(value('worst_usage_ratio'), '0.95');
   assert.deepEqual([value('worst_used'), value('worst_remaining'), value('capacity'), value('tuples')], ['950', '50', '1000', '2']);
-  assert.deepEqual([value('listening_ports'), value('sockets_in_range'), value('time_wait'), value('bind_remaining'), value('udp_used')], ['10', '5', '2', '1000', '3']);
+  assert.deepEqual([value('listening_ports'), value('sockets_in_range'), value('time_wait'), value('bind_remaining'), value('udp_used')], ['10', '970', '0', '50', '3']);
   assert.deepEqual([value('range_low'), value('range_high')], ['40000', '41009']);
   assert.deepEqual(f.get('ephemeral_ports_tuple_used')?.samples, [
     'ephemeral_ports_tuple_used{protocol="tcp",local="10.9.9.9",remote="10.0.0.1",remote_port="5432"} 950',
@@ -66,25 +66,25 @@ test('one HELP, one TYPE gauge and plain samples per metric, no timestamps, pref
 });
 
 test('ratios keep 6 decimals: one port of a 65,535-port range still shows', () => {
-  const r = report([tcp(1, 1, 65535)]);
-  const f = families(renderPrometheus(decide(r, r.tuples, thresholds), { top: 1 }));
+  const r = poolsOf({ low: 1, high: 65535, listeners: 0, tuples: [tcp(1, 1)], udp: null });
+  const f = families(renderPrometheus(verdict(r, 1), { top: 1 }));
   assert.equal(f.get('ephemeral_ports_tuple_usage_ratio')?.samples[0].split(' ')[1], '0.000015');
   assert.equal(f.get('ephemeral_ports_worst_usage_ratio')?.samples[0].split(' ')[1], '0.000015');
 });
 
 test('--top bounds the per-tuple series; --top 0 lists all', () => {
-  const r = report(Array.from({ length: 40 }, (_, i) => tcp(i + 1, i)));
-  const count = (top: number) => families(renderPrometheus(decide(r, r.tuples, thresholds), { top })).get('ephemeral_ports_tuple_remaining')?.samples.length;
+  const r = report(Array.from({ length: 40 }, (_, i) => tcp(i + 1, i + 1)), { udp: false });
+  const count = (top: number) => families(renderPrometheus(verdict(r, top), { top })).get('ephemeral_ports_tuple_remaining')?.samples.length;
   assert.equal(count(3), 3);
   assert.equal(count(0), 40);
 });
 
 test('figures not measured in this run are left out, HELP and TYPE too', () => {
   const r = report([], { tcp: false });
-  const text = renderPrometheus(decide(r, [udp], thresholds), { top: 5 });
+  const text = renderPrometheus(verdict(r, 5), { top: 5 });
   for (const name of ['sockets_in_range', 'time_wait', 'bind_remaining']) assert.doesNotMatch(text, new RegExp(`ephemeral_ports_${name}`));
   assert.match(text, /\nephemeral_ports_udp_used 3\n/);
-  const none = renderPrometheus(decide(report([], { udp: false }), [], thresholds), { top: 5 });
+  const none = renderPrometheus(verdict(report([], { udp: false }), 5), { top: 5 });
   assert.doesNotMatch(none, /udp_used|tuple_/, 'no pool listed: no per-tuple families');
 });
 
@@ -94,8 +94,8 @@ test('label values escape backslash, double quote and newline', () => {
 
 test('every perfdata item of the fixed set has its gauge (a ratio for a percentage)', () => {
   const r = report([tcp(1, 950)]);
-  const v = decide(r, [...r.tuples, udp], thresholds, 5);
-  const tuplePerfdata = new Set(r.tuples.map(poolLabel));
+  const v = verdict(r, 5, 5);
+  const tuplePerfdata = new Set(v.judged.map((j) => poolLabel(j.pool)));
   const names = new Set(GAUGES.map((g) => g.name));
   for (const p of v.perfdata.filter((p) => !tuplePerfdata.has(p.label))) {
     assert.ok(names.has(p.uom === '%' ? p.label.replace(/_usage$/, '_usage_ratio') : p.label), `perfdata ${p.label} has no gauge in GAUGES`);

@@ -1,0 +1,159 @@
+/**
+ * Selected pools → the worst few, judged. Every selected tuple is judged (thresholds are
+ * Nagios ranges: a lower usage can alert where a higher one does not), but only the `limit`
+ * worst are kept, in a bounded heap of tuple ids, and only they become Pool objects.
+ */
+import type { Pool, PoolReport } from '../pools/pool';
+import type { TupleTable } from '../pools/tuple-table';
+import { filtersTuples, TupleFilter, type Selection } from './selection';
+import { judge, judgeHeadroom, worstFirst, type Judged, type Thresholds } from './verdict';
+import { usagePercent } from '../pools/pool';
+
+export interface Ranked {
+  /**
+   * Worst first (worstFirst): the `limit` worst TCP tuples and the `limit` worst UDP pools
+   * that were selected, so that a list of `limit` pools and the perfdata of `limit` tuples
+   * can both be cut from it.
+   */
+  readonly worst: readonly Judged[];
+  /** How many pools the selection kept, listed or not. */
+  readonly selected: number;
+  /** How many of them are TCP tuples. */
+  readonly selectedTuples: number;
+}
+
+/** Decimal texts of two ports in code-unit order ("443" < "80"), without the texts. */
+export function comparePortText(a: number, b: number): number {
+  if (a === b) return 0;
+  const da = a < 10 ? 1 : a < 100 ? 2 : a < 1000 ? 3 : a < 10000 ? 4 : 5;
+  const db = b < 10 ? 1 : b < 100 ? 2 : b < 1000 ? 3 : b < 10000 ? 4 : 5;
+  let x = a;
+  let y = b;
+  for (let i = da; i < db; i++) x *= 10;
+  for (let i = db; i < da; i++) y *= 10;
+  // Equal once padded: the shorter text is a prefix of the longer, and sorts first.
+  return x !== y ? x - y : da - db;
+}
+
+/**
+ * The order of worstFirst, on tuple ids: the tuples of one report share a capacity, so
+ * "worse state, then fewer ports left, then higher usage" is "worse state, then more
+ * ports used"; ties go to the text `local remote port` as worstFirst compares it.
+ */
+class TupleOrder {
+  private readonly stateByUsed: Int8Array;
+
+  constructor(
+    private readonly tuples: TupleTable,
+    private readonly capacity: number,
+    private readonly thresholds: Thresholds,
+  ) {
+    this.stateByUsed = new Int8Array(capacity + 1).fill(-1);
+  }
+
+  used(t: number): number {
+    return Math.min(this.tuples.held[t], this.capacity);
+  }
+
+  /** Judged once per distinct count of ports used, not once per tuple. */
+  state(used: number): number {
+    let state = this.stateByUsed[used];
+    if (state === -1) {
+      const { capacity } = this;
+      state = this.stateByUsed[used] = judgeHeadroom(usagePercent(used, capacity), capacity - used, this.thresholds).state;
+    }
+    return state;
+  }
+
+  /** Negative when tuple a ranks before (is worse than) tuple b. */
+  compare(a: number, b: number): number {
+    const ua = this.used(a);
+    const ub = this.used(b);
+    if (ua !== ub) {
+      const sa = this.state(ua);
+      const sb = this.state(ub);
+      return sa !== sb ? sb - sa : ub - ua;
+    }
+    const { addresses, local, remote, remotePort } = this.tuples;
+    return addresses.compareText(local[a], local[b]) || addresses.compareText(remote[a], remote[b]) || comparePortText(remotePort[a], remotePort[b]);
+  }
+}
+
+/**
+ * The `limit` worst selected TCP tuples (all of them when limit is Infinity) and the UDP
+ * pool, judged, worst first.
+ */
+export function rankPools(report: PoolReport, selection: Selection, thresholds: Thresholds, limit: number): Ranked {
+  const tcp = selection.tcp ? rankTuples(report, selection, thresholds, limit) : { worst: [], selected: 0, selectedTuples: 0 };
+  const udp = selection.udp && !filtersTuples(selection) && report.udp !== null ? [judge(report.udp, thresholds)] : [];
+  return mergeRanked([tcp, { worst: udp, selected: udp.length, selectedTuples: 0 }], limit);
+}
+
+function rankTuples(report: PoolReport, selection: Selection, thresholds: Thresholds, limit: number): Ranked {
+  const { tuples, capacity } = report;
+  const { local, remote, remotePort, held, reusable } = tuples;
+  const filter = new TupleFilter(selection, tuples.addresses);
+  const order = new TupleOrder(tuples, capacity, thresholds);
+  const bounded = limit < tuples.size;
+  // Bounded: a heap whose root is the best of the worst kept so far, the first to go.
+  const kept = new Int32Array(bounded ? limit : tuples.size);
+  let count = 0;
+  let selected = 0;
+  for (let t = 0; t < tuples.size; t++) {
+    if (held[t] + reusable[t] === 0 || !filter.keeps(local[t], remote[t], remotePort[t])) continue;
+    selected++;
+    if (!bounded || count < limit) {
+      kept[count] = t;
+      if (bounded) siftUp(kept, count, order);
+      count++;
+    } else if (order.compare(t, kept[0]) < 0) {
+      kept[0] = t;
+      siftDown(kept, count, order);
+    }
+  }
+  const worst = Array.from(kept.subarray(0, count))
+    .sort((a, b) => order.compare(a, b))
+    .map((t) => judge(tuples.pool(t, capacity), thresholds));
+  return { worst, selected, selectedTuples: selected };
+}
+
+// The heap keeps, at every parent, a tuple that ranks after (is better than) its children.
+function siftUp(heap: Int32Array, at: number, order: TupleOrder): void {
+  const t = heap[at];
+  while (at > 0) {
+    const parent = (at - 1) >> 1;
+    if (order.compare(heap[parent], t) >= 0) break;
+    heap[at] = heap[parent];
+    at = parent;
+  }
+  heap[at] = t;
+}
+
+function siftDown(heap: Int32Array, size: number, order: TupleOrder): void {
+  const t = heap[0];
+  let at = 0;
+  for (;;) {
+    let child = 2 * at + 1;
+    if (child >= size) break;
+    if (child + 1 < size && order.compare(heap[child + 1], heap[child]) > 0) child++;
+    if (order.compare(heap[child], t) <= 0) break;
+    heap[at] = heap[child];
+    at = child;
+  }
+  heap[at] = t;
+}
+
+/**
+ * Several rankings as one (the TCP tuples and the UDP pool; or, one day, the rankings of
+ * several network namespaces): worst first, the `limit` worst of each protocol.
+ */
+export function mergeRanked(parts: readonly Ranked[], limit: number): Ranked {
+  const all = parts.flatMap((p) => p.worst).sort(worstFirst);
+  const kept: Record<Pool['protocol'], number> = { tcp: 0, udp: 0 };
+  const worst = all.filter((j) => kept[j.pool.protocol]++ < limit);
+  return {
+    worst,
+    selected: parts.reduce((sum, p) => sum + p.selected, 0),
+    selectedTuples: parts.reduce((sum, p) => sum + p.selectedTuples, 0),
+  };
+}

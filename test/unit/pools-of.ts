@@ -1,0 +1,59 @@
+/**
+ * Reports for the unit tests, made the way the check makes them: sockets fed one by one
+ * into a PoolBuilder (no hand-made report can drift from what the builder computes).
+ */
+import { parseIpv6 } from '../../src/kernel/address';
+import type { AddressTable } from '../../src/kernel/address-table';
+import { TcpState, UdpState } from '../../src/kernel/records';
+import type { PoolReport } from '../../src/pools/pool';
+import { PoolBuilder, type TimeWaitPolicy } from '../../src/pools/pool-builder';
+import { PortSpace } from '../../src/pools/port-space';
+
+/** An address's id, from its text as an operator writes it. */
+export function addressId(table: AddressTable, text: string): number {
+  const quad = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (quad) return table.ipv4(quad.slice(1).reduce((value, octet) => value * 256 + Number(octet), 0));
+  const words = new Int32Array(4);
+  if (!parseIpv6(Buffer.from(text, 'latin1'), 0, text.length, words)) throw new Error(`not an address: ${text}`);
+  return table.ipv6(words[0], words[1], words[2], words[3]);
+}
+
+export interface TupleSpec {
+  readonly local?: string;
+  readonly remote: string;
+  readonly remotePort: number;
+  /** ESTABLISHED sockets, each on its own port from the low end of the range up. */
+  readonly used: number;
+}
+
+export interface HostSpec {
+  readonly low?: number;
+  readonly high?: number;
+  /** LISTEN sockets on the highest ports of the range. */
+  readonly listeners?: number;
+  readonly tuples?: readonly TupleSpec[];
+  /** UDP sockets, each on its own port; null: UDP not read. */
+  readonly udp?: number | null;
+  /** false: TCP not read (its figures are null). */
+  readonly tcp?: boolean;
+  readonly policy?: TimeWaitPolicy;
+}
+
+export function builderFor(low = 40000, high = 41009, policy: TimeWaitPolicy = { twReuse: 2, twReuseDelayMs: 1000, timestamps: 1 }): PoolBuilder {
+  return new PoolBuilder(new PortSpace({ low, high }, []), policy);
+}
+
+/** 40000-41009 with 10 listeners by default: every tuple's capacity is 1000. */
+export function poolsOf(host: HostSpec): PoolReport {
+  const { low = 40000, high = 41009, listeners = 10, tuples = [], udp = 0 } = host;
+  const b = builderFor(low, high, host.policy);
+  const any = b.addresses.ipv4(0);
+  for (let i = 0; i < listeners; i++) b.tcp(any, high - i, any, 0, TcpState.LISTEN, -1);
+  for (const t of tuples) {
+    const local = addressId(b.addresses, t.local ?? '10.0.0.1');
+    const remote = addressId(b.addresses, t.remote);
+    for (let i = 0; i < t.used; i++) b.tcp(local, low + i, remote, t.remotePort, TcpState.ESTABLISHED, -1);
+  }
+  for (let i = 0; i < (udp ?? 0); i++) b.udp(low + i, UdpState.UNCONNECTED);
+  return b.finish({ tcp: host.tcp ?? true, udp: udp !== null });
+}
