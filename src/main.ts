@@ -5,8 +5,8 @@
  */
 import { writeSync } from 'node:fs';
 import { nodeHost } from './kernel/node-host';
-import { renderUnknown } from './output/nagios';
-import { internalError, run, type RunResult } from './run';
+import { requestedFormat, type Format } from './cli/options';
+import { internalError, renderFailure, run, type RunResult } from './run';
 
 function emit(result: RunResult): never {
   const bytes = Buffer.from(result.stdout);
@@ -22,7 +22,13 @@ function emit(result: RunResult): never {
 }
 
 function crash(err: unknown): never {
-  return emit({ exitCode: 3, stdout: renderUnknown(internalError(err)) });
+  let format: Format = 'nagios';
+  try {
+    format = requestedFormat(process.argv.slice(2));
+  } catch {
+    // nagios, then: the crash itself must still be answered
+  }
+  return emit({ exitCode: 3, stdout: renderFailure(format, { kind: 'unknown', message: internalError(err) }) });
 }
 
 process.on('uncaughtException', crash);

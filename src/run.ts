@@ -1,19 +1,21 @@
 /**
  * run(argv, host) → { exitCode, stdout }: the whole check as one testable function.
- * kernel (sysctls, socket tables) → pools → verdict → text or JSON. Every failure comes
- * back as an UNKNOWN result naming its cause; the caller only writes and exits.
+ * kernel (sysctls, socket tables) → pools → verdict → text, JSON or Prometheus. Every
+ * failure comes back as an UNKNOWN result naming its cause, in the format asked for; the
+ * caller only writes and exits.
  */
 import { version } from '../package.json';
 import { assess } from './assess';
-import { helpText, parseCommandLine, usageText, UsageError, type Options } from './cli/options';
+import { helpText, parseCommandLine, requestedFormat, usageText, UsageError, type Format, type Options } from './cli/options';
 import { KernelError } from './kernel/errors';
 import type { Host } from './kernel/host';
 import { readSettings } from './kernel/proc-source';
 import { readSockets } from './kernel/sockets';
 import { State } from './nagios/state';
-import { renderJson, renderJsonUnknown } from './output/json';
-import { renderText, renderUnknown } from './output/nagios';
-import { renderPrometheus, renderPrometheusUnknown } from './output/prometheus';
+import type { Failure } from './output/failure';
+import { renderJson, renderJsonFailure } from './output/json';
+import { renderText, renderTextFailure } from './output/nagios';
+import { renderPrometheus, renderPrometheusFailure } from './output/prometheus';
 import { decide } from './verdict/verdict';
 
 export interface RunResult {
@@ -33,6 +35,21 @@ export function internalError(err: unknown): string {
   return `internal error: ${err.name}${frame ? ` at ${frame[1]}` : ''}`;
 }
 
+/** Each format's rendering of a verdict, and of everything else (failure.ts): chosen here. */
+const RENDERERS = {
+  nagios: { verdict: renderText, failure: renderTextFailure },
+  json: { verdict: renderJson, failure: renderJsonFailure },
+  prometheus: { verdict: renderPrometheus, failure: renderPrometheusFailure },
+} satisfies Record<Format, unknown>;
+
+/** A failure in `format`: the entry point's catch-all uses it too. */
+export function renderFailure(format: Format, failure: Failure): string {
+  return RENDERERS[format].failure(failure);
+}
+
+/** Under --source auto, the share of -t that ss may take before /proc answers instead. */
+const SS_SHARE = 0.5;
+
 /** How long an abandoned run may take to reap the programs it killed. */
 const REAP_GRACE_MS = 250;
 
@@ -43,16 +60,17 @@ async function check(options: Options, host: Host, onStage: (stage: string) => v
   const kernel = await readSettings(host, procRoot);
   // --top 0 lists every pool; otherwise no more than --top are ever listed or graphed.
   const limit = options.top === 0 ? Infinity : options.top;
+  const ssBudgetMs = options.timeoutSeconds * 1000 * SS_SHARE;
   const { settings, source, report, ranked } = await assess(
     kernel,
     { selection: options.selection, thresholds: options.thresholds, limit },
-    (want, space, newSink) => readSockets(host, options.source, procRoot, want, space.range, space.usable, newSink, onStage, signal),
+    (want, space, newSink) => readSockets(host, options.source, procRoot, want, space.range, space.usable, newSink, onStage, signal, ssBudgetMs),
     onStage,
   );
   const tuplePerfdata = options.tuplePerfdata ? limit : 0;
   const verdict = decide(report, ranked, options.thresholds, tuplePerfdata);
   const output = { top: options.top, verbose: options.verbose, settings, source };
-  const stdout = { nagios: renderText, json: renderJson, prometheus: renderPrometheus }[options.format](verdict, output);
+  const stdout = RENDERERS[options.format].verdict(verdict, output);
   return { exitCode: verdict.state, stdout };
 }
 
@@ -60,20 +78,19 @@ async function check(options: Options, host: Host, onStage: (stage: string) => v
  * @param stop aborted by the entry point on SIGTERM (Icinga's deadline) and the like.
  */
 export async function run(argv: readonly string[], host: Host, stop?: AbortSignal): Promise<RunResult> {
+  const format = requestedFormat(argv);
+  const fail = (failure: Failure): RunResult => ({ exitCode: State.UNKNOWN, stdout: renderFailure(format, failure) });
   let options: Options;
   try {
     options = parseCommandLine(argv);
   } catch (err) {
-    if (err instanceof UsageError) return { exitCode: State.UNKNOWN, stdout: renderUnknown(err.message, usageText()) };
+    if (err instanceof UsageError) return fail({ kind: 'usage', message: err.message, usage: usageText() });
     throw err;
   }
-  if (options.help) return { exitCode: State.UNKNOWN, stdout: helpText(version) };
-  if (options.version) return { exitCode: State.UNKNOWN, stdout: `check_ephemeral_ports ${version}\n` };
+  if (options.help) return fail({ kind: 'help', version, help: helpText(version) });
+  if (options.version) return fail({ kind: 'version', version });
 
-  const unknown = (message: string): RunResult => ({
-    exitCode: State.UNKNOWN,
-    stdout: { nagios: renderUnknown, json: renderJsonUnknown, prometheus: renderPrometheusUnknown }[options.format](message),
-  });
+  const unknown = (message: string): RunResult => fail({ kind: 'unknown', message });
   // A privileged run touches only the live kernel: a copy could be anyone's file.
   if (options.procGiven && host.elevated !== null) {
     return unknown(`--proc refused: this run has more privileges than its caller (${host.elevated}); a captured copy needs none, run it without sudo`);

@@ -42,7 +42,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { long: 'top', arg: 'N', fallback: '5', help: 'how many pools the detail lines, JSON and Prometheus per-pool series list, worst first; 0 = all' },
   { long: 'tuple-perfdata', help: 'add perfdata per listed TCP tuple (labels made of addresses: many series)' },
   { long: 'format', arg: 'FORMAT', fallback: 'nagios', help: 'output format: nagios, json or prometheus (node_exporter textfile collector)' },
-  { long: 'source', arg: 'SOURCE', fallback: 'auto', help: 'read sockets with ss (filtered in the kernel: fast on busy hosts) or from /proc/net: auto, ss or proc; auto: ss when it works, else /proc' },
+  { long: 'source', arg: 'SOURCE', fallback: 'auto', help: 'read sockets with ss (filtered in the kernel: fast on busy hosts) or from /proc/net: auto, ss or proc; auto: ss when it works and answers within half of -t (else it is killed), /proc otherwise' },
   { long: 'proc', arg: 'DIR', fallback: '/proc', help: 'read DIR/net/* and DIR/sys/net/ipv4/* (a captured copy, for instance); implies --source proc; refused under sudo (a copy needs no root)' },
   { long: 'timeout', short: 't', arg: 'SECONDS', fallback: '8', help: 'give up with UNKNOWN after SECONDS (below check_nrpe\'s 10 s)' },
   { long: 'verbose', short: 'v', help: 'more detail: range, listeners, TIME_WAIT, bind()-style figure; repeat up to 3 times' },
@@ -70,44 +70,72 @@ export interface Options {
   readonly timeoutSeconds: number;
 }
 
-/** Rewrites argv into the unambiguous `--long=value` / `--flag` form minimist reads safely. */
-function normalise(argv: readonly string[]): { args: string[]; verbose: number } {
+/**
+ * Rewrites argv into the unambiguous `--long=value` / `--flag` form minimist reads safely.
+ * A bad token is recorded (the first one is the usage error) and skipped, so the options
+ * after it still count: --format decides how even that error is printed.
+ */
+function normalise(argv: readonly string[]): { args: string[]; verbose: number; error: UsageError | null } {
   const args: string[] = [];
   let verbose = 0;
+  let error: UsageError | null = null;
+  const fail = (message: string) => void (error ??= new UsageError(message));
   const withValue = (spec: OptionSpec, value: string | undefined, shown: string) => {
-    if (value === undefined) throw new UsageError(`option ${shown} needs a value (${spec.arg})`);
-    if (value.trim() === '') throw new UsageError(`option ${shown} has an empty value`);
-    args.push(`--${spec.long}=${value}`);
+    if (value === undefined) fail(`option ${shown} needs a value (${spec.arg})`);
+    else if (value.trim() === '') fail(`option ${shown} has an empty value`);
+    else args.push(`--${spec.long}=${value}`);
   };
+  // A value of its own token may start with "-" (`-w -5:`), never with "--": that is the
+  // next option, and the value is missing.
+  const next = (i: number): string | undefined => (argv[i + 1]?.startsWith('--') ? undefined : argv[i + 1]);
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i];
     if (token.startsWith('--')) {
-      if (token === '--') throw new UsageError('unexpected "--": this check takes no arguments besides options');
+      if (token === '--') {
+        fail('unexpected "--": this check takes no arguments besides options');
+        continue;
+      }
       const eq = token.indexOf('=');
       const name = token.slice(2, eq === -1 ? undefined : eq);
       const spec = BY_LONG.get(name);
-      if (spec === undefined) throw new UsageError(`unknown option --${name}`);
-      if (spec.arg) withValue(spec, eq === -1 ? argv[++i] : token.slice(eq + 1), `--${name}`);
-      else if (eq !== -1) throw new UsageError(`option --${name} takes no value`);
+      if (spec === undefined) fail(`unknown option --${name}`);
+      else if (spec.arg) withValue(spec, eq === -1 ? next(i) : token.slice(eq + 1), `--${name}`);
+      else if (eq !== -1) fail(`option --${name} takes no value`);
       else if (name === 'verbose') verbose++;
       else args.push(token);
+      if (spec?.arg && eq === -1 && next(i) !== undefined) i++;
     } else if (token.startsWith('-') && token.length > 1) {
       for (let j = 1; j < token.length; j++) {
         const spec = BY_SHORT.get(token[j]);
-        if (spec === undefined) throw new UsageError(`unknown option -${token[j]}`);
+        if (spec === undefined) {
+          fail(`unknown option -${token[j]}`);
+          break;
+        }
         if (spec.arg) {
           const attached = token.slice(j + 1);
-          withValue(spec, attached !== '' ? attached : argv[++i], `-${token[j]}`);
+          withValue(spec, attached !== '' ? attached : next(i), `-${token[j]}`);
+          if (attached === '' && next(i) !== undefined) i++;
           break;
         }
         if (spec.long === 'verbose') verbose++;
         else args.push(`--${spec.long}`);
       }
     } else {
-      throw new UsageError(`unexpected argument "${token}"`);
+      fail(`unexpected argument "${token}"`);
     }
   }
-  return { args, verbose };
+  return { args, verbose, error };
+}
+
+/**
+ * The output format asked for, when the option itself parsed (given, every time with the
+ * same valid value), whatever else is wrong with the command line; else nagios. Usage
+ * errors and every UNKNOWN are printed in it.
+ */
+export function requestedFormat(argv: readonly string[]): Format {
+  const given = normalise(argv).args.filter((a) => a.startsWith('--format=')).map((a) => a.slice('--format='.length));
+  const format = given[0] as Format;
+  return given.length > 0 && given.every((g) => g === format) && FORMATS.includes(format) ? format : 'nagios';
 }
 
 function wholeNumber(text: string, option: string, max = Number.MAX_SAFE_INTEGER): number {
@@ -146,7 +174,8 @@ function matcher(values: string[], option: string): AddressMatcher | null {
 }
 
 export function parseCommandLine(argv: readonly string[]): Options {
-  const { args, verbose } = normalise(argv);
+  const { args, verbose, error } = normalise(argv);
+  if (error !== null) throw error;
   const flags = OPTION_SPECS.filter((s) => !s.arg).map((s) => s.long);
   const parsed = minimist(args, { string: OPTION_SPECS.filter((s) => s.arg).map((s) => s.long), boolean: flags });
   const values = (long: string): string[] => {

@@ -23,6 +23,8 @@ export interface SocketsRead<S> {
 /**
  * @param newSink a fresh sink per attempt: when ss fails half-way under auto, what it
  *   delivered is dropped and /proc is read into a new sink.
+ * @param ssBudgetMs under auto, how long ss may take: then it is killed and /proc answers
+ *   with the rest of the run's time (busy hosts have met slow ss; /proc cannot stall so).
  */
 export async function readSockets<S extends SocketSink>(
   host: Host,
@@ -34,6 +36,7 @@ export async function readSockets<S extends SocketSink>(
   newSink: () => S,
   onStage: (stage: string) => void,
   signal: AbortSignal,
+  ssBudgetMs = Infinity,
 ): Promise<SocketsRead<S>> {
   const fromProc = async (fallback: string | null): Promise<SocketsRead<S>> => {
     const sink = newSink();
@@ -42,11 +45,23 @@ export async function readSockets<S extends SocketSink>(
   };
   if (choice === 'proc') return fromProc(null);
   const sink = newSink();
+  // Under auto, ss runs on its own budget: when it is spent, ss is killed (and reaped:
+  // readSocketsWithSs waits for its children) and /proc is read instead.
+  const ssStop = new AbortController();
+  const forward = () => ssStop.abort();
+  signal.addEventListener('abort', forward, { once: true });
+  let stalled = false;
+  const budget = choice === 'auto' && Number.isFinite(ssBudgetMs) ? setTimeout(() => ((stalled = true), ssStop.abort()), ssBudgetMs) : undefined;
   try {
-    await readSocketsWithSs(host, want, range, usable, sink, onStage, signal);
+    await readSocketsWithSs(host, want, range, usable, sink, onStage, ssStop.signal);
     return { sink, source: 'ss', fallback: null };
   } catch (err) {
-    if (choice === 'ss' || !(err instanceof KernelError) || signal.aborted) throw err;
+    if (choice === 'ss' || signal.aborted) throw err;
+    if (stalled) return fromProc(`ss gave no answer within ${ssBudgetMs / 1000} s (its share of -t): killed it, read ${procRoot}/net instead`);
+    if (!(err instanceof KernelError)) throw err;
     return fromProc(`ss unusable (${err.message}): read ${procRoot}/net instead`);
+  } finally {
+    clearTimeout(budget);
+    signal.removeEventListener('abort', forward);
   }
 }

@@ -3,6 +3,7 @@ import type { KernelSettings } from '../kernel/proc-source';
 import { State, stateName } from '../nagios/state';
 import type { Judged, Verdict } from '../verdict/verdict';
 import { summary } from './describe';
+import { failureSummary, type Failure } from './failure';
 
 function round(n: number): number {
   return Math.round(n * 1000) / 1000;
@@ -53,6 +54,14 @@ export function renderJson(v: Verdict, o: { top: number; settings: KernelSetting
   return `${JSON.stringify(body, null, 2)}\n`;
 }
 
-export function renderJsonUnknown(message: string): string {
-  return `${JSON.stringify({ status: stateName(State.UNKNOWN), summary: message }, null, 2)}\n`;
+/** `{ status: "UNKNOWN", summary }`, with the usage, the help or the version that goes with it. */
+export function renderJsonFailure(failure: Failure): string {
+  const body = {
+    status: stateName(State.UNKNOWN),
+    summary: failureSummary(failure),
+    ...(failure.kind === 'usage' ? { usage: failure.usage } : {}),
+    ...(failure.kind === 'help' ? { help: failure.help } : {}),
+    ...(failure.kind === 'version' ? { version: failure.version } : {}),
+  };
+  return `${JSON.stringify(body, null, 2)}\n`;
 }

@@ -8,6 +8,7 @@ import { formatPerfdata } from '../nagios/perfdata';
 import { State, stateName } from '../nagios/state';
 import type { Judged, Verdict } from '../verdict/verdict';
 import { headroom, poolName, summary } from './describe';
+import type { Failure } from './failure';
 
 /** Old NRPE and Nagios 3 cut at 4 KB; keep clear of it. */
 const MAX_BYTES = 3800;
@@ -30,6 +31,20 @@ function statusLine(state: State, text: string): string {
 
 export function renderUnknown(message: string, usage = ''): string {
   return `${statusLine(State.UNKNOWN, message)}\n${usage.replace(/\|/g, '/')}`;
+}
+
+/** Help and version as plain text (exit 3, the plugin convention); the rest an UNKNOWN line. */
+export function renderTextFailure(failure: Failure): string {
+  switch (failure.kind) {
+    case 'help':
+      return failure.help;
+    case 'version':
+      return `check_ephemeral_ports ${failure.version}\n`;
+    case 'usage':
+      return renderUnknown(failure.message, failure.usage);
+    case 'unknown':
+      return renderUnknown(failure.message);
+  }
 }
 
 function detail(j: Judged): string {

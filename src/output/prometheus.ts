@@ -8,6 +8,7 @@ import { formatNumber } from '../nagios/number';
 import { State, stateName } from '../nagios/state';
 import type { Pool } from '../pools/pool';
 import type { Verdict } from '../verdict/verdict';
+import { failureSummary, type Failure } from './failure';
 
 const PREFIX = 'ephemeral_ports_';
 
@@ -95,6 +96,12 @@ export function renderPrometheus(v: Verdict, o: { top: number }): string {
  * A failure: the check state alone, UNKNOWN, and a comment saying why. The file the
  * collector reads is replaced by this, so a scrape never keeps serving an old verdict.
  */
+/** A failure is an UNKNOWN file; the help, when asked for, as comment lines before it. */
+export function renderPrometheusFailure(failure: Failure): string {
+  const help = failure.kind === 'help' ? failure.help.trimEnd().split('\n').map((line) => `# ${line}`.trimEnd()).join('\n') + '\n' : '';
+  return help + renderPrometheusUnknown(failureSummary(failure));
+}
+
 export function renderPrometheusUnknown(message: string): string {
   const why = `# check_ephemeral_ports ${stateName(State.UNKNOWN)}: ${message.replace(/[\r\n]+/g, ' ')}`;
   return `${[why, ...family(CHECK_STATE.name, CHECK_STATE.help, [` ${State.UNKNOWN}`])].join('\n')}\n`;

@@ -17,29 +17,46 @@ import { bundleMissing, FIXTURES, runBundle, skipUnless } from '../helpers';
 
 const STATES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'];
 
-function formatAsked(argv: readonly string[]): string | undefined {
-  if (argv.includes('--format=json')) return 'json';
-  if (argv.includes('--format=prometheus')) return 'prometheus';
-  return argv.includes('--format') ? argv[argv.indexOf('--format') + 1] : undefined;
+/**
+ * The format every answer must come in, from the command line alone: the value of each
+ * --format (the next token, unless that is another long option, or after `=`); one valid
+ * value given every time decides, none means nagios, anything else may come out either way.
+ */
+function formatAsked(argv: readonly string[]): 'nagios' | 'json' | 'prometheus' | 'any' {
+  const given: string[] = [];
+  argv.forEach((token, i) => {
+    if (token === '--format' && argv[i + 1] !== undefined && !argv[i + 1].startsWith('--')) given.push(argv[i + 1]);
+    else if (token === '--format' || token.startsWith('--format=')) given.push(token.slice('--format='.length));
+  });
+  if (given.length === 0) return 'nagios';
+  const [first] = given;
+  return given.every((g) => g === first) && (first === 'nagios' || first === 'json' || first === 'prometheus') ? first : 'any';
 }
 
 /** The rules every answer obeys; returns what is wrong, or null. */
 function violation(exitCode: number | null, stdout: string, argv: readonly string[]): string | null {
   if (exitCode === null || exitCode < 0 || exitCode > 3) return `exit code ${exitCode}`;
+  const asked = formatAsked(argv);
   const help = argv.some((a) => /^-[^-]*[hV]|^--(help|version)$/.test(a));
-  if (help && exitCode === 3 && stdout.length > 0) return null; // --help/--version: text, exit 3
   // A file for node_exporter, not a plugin answer: no 4 KB cap, the state in a gauge.
   const state = /^ephemeral_ports_check_state (\d)$/m.exec(stdout);
-  if (formatAsked(argv) === 'prometheus' && state) return Number(state[1]) === exitCode ? null : `check_state ${state[1]} with exit ${exitCode}`;
-  if (Buffer.byteLength(stdout) >= 4096) return `output of ${Buffer.byteLength(stdout)} bytes`;
-  if (formatAsked(argv) === 'json') {
-    try {
-      const j = JSON.parse(stdout);
-      return j.status === STATES[exitCode] ? null : `JSON status ${j.status} with exit ${exitCode}`;
-    } catch {
-      // a usage error is reported before the format is known: then the text rules apply
-    }
+  if (asked === 'prometheus' || (asked === 'any' && state)) {
+    if (!state) return 'no check_state gauge';
+    return Number(state[1]) === exitCode ? null : `check_state ${state[1]} with exit ${exitCode}`;
   }
+  if (Buffer.byteLength(stdout) >= 4096) return `output of ${Buffer.byteLength(stdout)} bytes`;
+  if (asked === 'json' || (asked === 'any' && stdout.startsWith('{'))) {
+    // Every answer, usage errors and --help included, is one JSON object.
+    let j: { status?: string; summary?: unknown };
+    try {
+      j = JSON.parse(stdout);
+    } catch {
+      return 'not JSON';
+    }
+    if (typeof j.summary !== 'string' || j.summary === '') return 'JSON without a summary';
+    return j.status === STATES[exitCode] ? null : `JSON status ${j.status} with exit ${exitCode}`;
+  }
+  if (help && exitCode === 3 && stdout.length > 0) return null; // --help/--version: text, exit 3
   const first = stdout.split('\n')[0];
   const m = /^EPHEMERAL PORTS (OK|WARNING|CRITICAL|UNKNOWN) - \S/.exec(first);
   if (!m) return `first line ${JSON.stringify(first)}`;
@@ -101,6 +118,33 @@ test('fuzz: 400 random command lines with --format prometheus, in-process (seed 
   }
   assert.deepEqual(problems.slice(0, 5), []);
   assert.ok(files > 40, `only ${files} answers in the prometheus format (the rest were usage errors)`);
+});
+
+test('fuzz: 600 random command lines with --format json anywhere: always one JSON object (seed 16)', async (t) => {
+  const rng = new Random(16);
+  const proc = join(FIXTURES, 'db-client');
+  const problems: string[] = [];
+  const seen = { verdicts: 0, usageErrors: 0, help: 0, otherUnknowns: 0 };
+  for (let i = 0; i < 600; i++) {
+    const argv = randomArgv(rng, proc).filter((a) => !a.startsWith('--format'));
+    argv.splice(rng.int(argv.length + 1), 0, ...(rng.next() < 0.5 ? ['--format', 'json'] : ['--format=json']));
+    const r = await run(argv, nodeHost);
+    assert.equal(formatAsked(argv), 'json');
+    const why = violation(r.exitCode, r.stdout, argv);
+    if (why) {
+      problems.push(`${JSON.stringify(argv)}: ${why}\n${r.stdout}`);
+      continue;
+    }
+    const j = JSON.parse(r.stdout);
+    if (j.usage !== undefined) seen.usageErrors++;
+    else if (j.help !== undefined || j.version !== undefined) seen.help++;
+    else if (j.range !== undefined) seen.verdicts++;
+    else seen.otherUnknowns++;
+  }
+  assert.deepEqual(problems.slice(0, 5), []);
+  // Not vacuous: usage errors and verdicts both came out as JSON.
+  assert.ok(seen.usageErrors > 100 && seen.verdicts > 50, JSON.stringify(seen));
+  t.diagnostic(`JSON answers: ${JSON.stringify(seen)}`);
 });
 
 test('fuzz: 60 random command lines through the bundle: stderr stays empty', { skip: skipUnless(bundleMissing()) }, () => {

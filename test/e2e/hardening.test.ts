@@ -243,6 +243,20 @@ test('-t holds when ss hangs: UNKNOWN naming ss, and no ss left behind', { skip:
   assert.ok(r.ms < 2500, `took ${r.ms} ms`);
 });
 
+test('--source auto when ss hangs: ss killed at half of -t, an answer from /proc within -t, no ss left behind', { skip: mountSkip }, async (t) => {
+  const r = await withHangingSs(['--source', 'auto', '-t', '2', '--format', 'json'], undefined);
+  t.diagnostic(`answered after ${r.ms.toFixed(0)} ms with -t 2; ss pids ${r.pids.join(', ')}`);
+  assert.equal(r.stderr, '');
+  assert.ok([0, 1, 2].includes(r.code as number), r.stdout);
+  const json = JSON.parse(r.stdout);
+  assert.equal(json.kernel.socketSource, 'proc');
+  assert.ok(json.kernel.assumptions.includes('ss gave no answer within 1 s (its share of -t): killed it, read /proc/net instead'), JSON.stringify(json.kernel));
+  assert.ok(r.pids.length >= 1, 'the fake ss ran');
+  for (const pid of r.pids) assert.ok(await gone(pid), `ss ${pid} still runs`);
+  // -t plus Node's own start-up; generous for a loaded 2-core CI machine.
+  assert.ok(r.ms < 3500, `took ${r.ms} ms`);
+});
+
 test('SIGTERM while ss hangs: UNKNOWN, exit 3, no ss left behind', { skip: mountSkip }, async () => {
   const r = await withHangingSs(['--source', 'auto', '-t', '30'], (kill) => setTimeout(() => kill('SIGTERM'), 700));
   assert.equal(r.code, 3, r.stdout + r.stderr);

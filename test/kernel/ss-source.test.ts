@@ -178,6 +178,53 @@ describe('the ss source', () => {
   });
 });
 
+describe('a stalled ss under auto: /proc answers with the rest of -t', () => {
+  /** An ss that never answers: sleep, through the real spawn (so the kill is real). */
+  const hanging = (children: ChildProcess[]): Host => ({
+    ...nodeHost,
+    readText: (p) => nodeHost.readText(p.replace(/^\/proc/, PROC)),
+    open: (p) => nodeHost.open(p.replace(/^\/proc/, PROC)),
+    spawn: async (_file, _args, signal) => {
+      const child = await nodeHost.spawn?.('/bin/sleep', ['30'], signal);
+      if (child) children.push(child);
+      return child;
+    },
+  });
+
+  it('readSockets: ss killed at its budget, /proc read, the reason given', async () => {
+    const children: ChildProcess[] = [];
+    const started = Date.now();
+    const result = await readSockets(hanging(children), 'auto', PROC, want, range, usable, () => new Counter(), () => {}, new AbortController().signal, 200);
+    assert.equal(result.source, 'proc');
+    assert.equal(result.fallback, `ss gave no answer within 0.2 s (its share of -t): killed it, read ${PROC}/net instead`);
+    assert.deepEqual([result.sink.tcpCount, result.sink.udpCount], [26, 5]);
+    assert.ok(Date.now() - started < 5000);
+    // Both listings' ss were killed and reaped before /proc was read.
+    assert.equal(children.length, 2);
+    for (const child of children) assert.equal((await child.drain(() => {})).signal, 'SIGKILL');
+  });
+
+  it('run(): an answer from /proc within -t, said in -v and JSON', async () => {
+    const children: ChildProcess[] = [];
+    // Not "timed out": the check's own -t is the bound.
+    const text = await run(['-t', '1', '-v'], hanging(children));
+    assert.match(text.stdout, /^EPHEMERAL PORTS (OK|WARNING|CRITICAL) - /);
+    assert.match(text.stdout, /^ss gave no answer within 0\.5 s \(its share of -t\): killed it, read \/proc\/net instead$/m);
+    const json = JSON.parse((await run(['-t', '1', '--format', 'json'], hanging(children))).stdout);
+    assert.equal(json.kernel.socketSource, 'proc');
+    assert.ok(json.kernel.assumptions.includes('ss gave no answer within 0.5 s (its share of -t): killed it, read /proc/net instead'), JSON.stringify(json.kernel));
+    for (const child of children) assert.equal((await child.drain(() => {})).signal, 'SIGKILL');
+  });
+
+  it('--source ss: a stall stays an UNKNOWN naming ss', async () => {
+    const children: ChildProcess[] = [];
+    const r = await run(['-t', '0.5', '--source', 'ss'], hanging(children));
+    assert.equal(r.exitCode, 3);
+    assert.match(r.stdout, /^EPHEMERAL PORTS UNKNOWN - timed out after 0.5 s while reading the output of \/usr\/bin\/ss\n$/);
+    for (const child of children) assert.equal((await child.drain(() => {})).signal, 'SIGKILL');
+  });
+});
+
 describe('a child is never left behind', () => {
   it('aborting the signal kills a running program', async () => {
     const stop = new AbortController();
