@@ -6,12 +6,13 @@
 # Node.js that `apt install nodejs` gives, not only with a newer one from elsewhere.
 # What libnode needs besides itself (libc-ares2, libuv1, ... and the builtins it loads from
 # node-acorn, node-cjs-module-lexer, node-undici) is installed from .ci/debian-packages.
+# With --missing instead of OUT_DIR it only prints the Debian packages that Debian's node
+# needs and that are not installed, one a line (nothing when it can run): the test skips
+# on that outside CI, and .ci/debian-packages lists them for CI.
 set -euo pipefail
-out=${1:?usage: $0 OUT_DIR [MAJOR]}
+usage="usage: $0 OUT_DIR|--missing [MAJOR]"
+out=${1:?$usage}
 major=${2:-18}
-mkdir -p "$out"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 sandbox=()
 [ "$(id -u)" = 0 ] && sandbox=(-o APT::Sandbox::User=root)
@@ -21,10 +22,23 @@ pick() {
   apt-cache madison nodejs | awk -F'|' -v m="^$major\\\\." '{gsub(/ /,"",$2); gsub(/^ +| +$/,"",$3)} $2 ~ m && $3 !~ /dpkg\/status/ {print $2}' | sort -V | tail -1
 }
 version=$(pick)
-if [ -z "$version" ] && [ "$(id -u)" = 0 ]; then apt-get -q update >/dev/null; version=$(pick); fi
+if [ -z "$version" ] && [ "$(id -u)" = 0 ] && [ "$out" != --missing ]; then apt-get -q update >/dev/null; version=$(pick); fi
 [ -n "$version" ] || { echo "no nodejs $major.x in the apt sources" >&2; exit 1; }
 libnode=$(apt-cache show "nodejs=$version" | sed -n 's/^Depends:.*\(libnode[0-9]*\) (= [^)]*).*/\1/p' | head -1)
 [ -n "$libnode" ] || { echo "nodejs $version: no libnode dependency found" >&2; exit 1; }
+
+if [ "$out" = --missing ]; then
+  # libnode's Depends, without versions or alternatives (the first one is what apt picks).
+  apt-cache show "$libnode=$version" | sed -n 's/^Depends: //p' | head -1 | tr ',' '\n' |
+    sed -E 's/\|.*//; s/\(.*\)//; s/[[:space:]]//g; /^$/d' | while read -r p; do
+      [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || echo "$p"
+    done
+  exit 0
+fi
+
+mkdir -p "$out"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 
 download() { (cd "$work" && apt-get -q "${sandbox[@]}" download "nodejs=$version" "$libnode=$version" >/dev/null); }
 if ! download; then

@@ -3,7 +3,7 @@
  * laptop, but under CI=true a skip would hide a hole: there the test runs and fails.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const ROOT = join(__dirname, '..');
@@ -14,6 +14,22 @@ export const FIXTURES = join(ROOT, 'test', 'fixtures');
 export function skipUnless(reason: string | false): string | false {
   if (reason === false) return false;
   return process.env.CI === 'true' ? false : reason;
+}
+
+/** The first of these programs that is not on PATH, as a skip reason; false when all are. */
+export function commandMissing(...commands: string[]): string | false {
+  for (const c of commands) {
+    if (spawnSync('sh', ['-c', `command -v "$0"`, c]).status !== 0) return `${c} is not installed (not on PATH)`;
+  }
+  return false;
+}
+
+/**
+ * Why real sockets cannot be built here: root and a private network namespace, Python 3
+ * (sockets.py), ip (to bring lo up) and ss (the check's default source), or the bundle.
+ */
+export function groundTruthUnavailable(): string | false {
+  return namespacesUnavailable() || commandMissing('python3', 'ip', 'ss', 'nsenter') || bundleMissing();
 }
 
 export function namespacesUnavailable(): string | false {
@@ -36,4 +52,43 @@ export interface BundleRun {
 export function runBundle(args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): BundleRun {
   const r = spawnSync(BUNDLE, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, timeout: 30_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * A fresh directory every user may enter, under /tmp (TMPDIR may point somewhere private).
+ * Daemons and `runuser` drop to nagios or nobody, who may not reach this clone at all (a
+ * clone under /root, or in a 0700 directory).
+ */
+export function sharedTempDir(prefix: string): string {
+  const dir = mkdtempSync(join('/tmp', `${prefix}-`));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+export interface Staged {
+  readonly dir: string;
+  /** The committed bundle, copied. */
+  readonly bundle: string;
+  /** A copy of test/fixtures/NAME (one of those staged). */
+  fixture(name: string): string;
+  remove(): void;
+}
+
+/** What a test running the bundle as another user needs, where that user can read it. */
+export function stageForOtherUser(prefix: string, fixtures: readonly string[] = []): Staged {
+  const dir = sharedTempDir(prefix);
+  const bundle = join(dir, 'check_ephemeral_ports');
+  copyFileSync(BUNDLE, bundle);
+  chmodSync(bundle, 0o755);
+  for (const name of fixtures) cpSync(join(FIXTURES, name), join(dir, 'fixtures', name), { recursive: true });
+  if (fixtures.length > 0) chmodSync(join(dir, 'fixtures'), 0o755);
+  return {
+    dir,
+    bundle,
+    fixture: (name) => {
+      if (!fixtures.includes(name)) throw new Error(`fixture ${name} was not staged`);
+      return join(dir, 'fixtures', name);
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }

@@ -11,7 +11,17 @@ import { after, before, describe, test } from 'node:test';
 import { ROOT, bundleMissing, runBundle, skipUnless } from '../helpers';
 import { POOL_80, commandMissing, removeDir, scratchDir, writeProcTree } from './support';
 
-const skip = skipUnless(bundleMissing() || commandMissing('apt-get', 'apt-cache', 'dpkg'));
+/** Why Debian's node cannot run here: no apt, no nodejs 18 in its lists, or packages missing. */
+function debianNodeUnavailable(): string | false {
+  const tools = commandMissing('apt-get', 'apt-cache', 'dpkg', 'dpkg-query');
+  if (tools) return tools;
+  const r = spawnSync('bash', [join(ROOT, 'scripts', 'debian-node.sh'), '--missing', '18'], { encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) return `scripts/debian-node.sh: ${(r.stderr || r.error?.message || '').trim()}`;
+  const missing = r.stdout.trim().split('\n').filter(Boolean);
+  return missing.length > 0 ? `Debian's node 18 needs ${missing.join(', ')} (see .ci/debian-packages)` : false;
+}
+
+const skip = skipUnless(bundleMissing() || debianNodeUnavailable());
 
 describe("Debian's Node.js 18", { skip }, () => {
   let dir: string;

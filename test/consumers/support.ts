@@ -4,23 +4,16 @@
  * polling, external command pipes, and temp dirs and child processes that are cleaned up
  * whatever happens.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, existsSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { sharedTempDir } from '../helpers';
 
-export function commandMissing(...commands: string[]): string | false {
-  for (const c of commands) {
-    if (spawnSync('sh', ['-c', `command -v "$0"`, c]).status !== 0) return `${c} is not installed`;
-  }
-  return false;
-}
+export { commandMissing } from '../helpers';
 
-/** A temp dir that other users may enter (daemons drop to nagios), removed by cleanup(). */
+/** A temp dir that other users may enter (daemons drop to nagios), removed by removeDir(). */
 export function scratchDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
-  chmodSync(dir, 0o755);
-  return dir;
+  return sharedTempDir(prefix);
 }
 
 export function removeDir(dir: string | undefined): void {

@@ -3,6 +3,7 @@
  * stdout, an empty stderr. Fixtures are real captured /proc trees (test/fixtures/README.md).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,4 +124,27 @@ test('the README sample output is what the bundle prints', { skip }, () => {
   const shown = m[2].split('\n').map((l) => l.slice(4)).join('\n');
   const r = runBundle(m[1].split(' '));
   assert.equal(r.stdout, shown);
+});
+
+test('stdin left open, as Sensu Go may leave it, is never read: the run ends by itself', { skip }, async () => {
+  const child = spawn(BUNDLE, ['--proc', fixture('db-client')], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  // A plugin waiting on stdin would never end: the bound turns that hang into a failure.
+  const code = await new Promise<number | null | 'hung'>((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve('hung');
+    }, 20_000);
+    child.on('close', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  child.stdin.destroy();
+  assert.equal(code, 0, `exit ${code}: ${stdout}`);
+  assert.equal(stderr, '');
+  nagiosShape(stdout, 'OK');
 });

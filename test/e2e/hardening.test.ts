@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, cpSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BUNDLE, bundleMissing, FIXTURES, namespacesUnavailable, skipUnless } from '../helpers';
+import { BUNDLE, bundleMissing, FIXTURES, namespacesUnavailable, skipUnless, stageForOtherUser } from '../helpers';
 
 const skip = skipUnless(bundleMissing());
 const rootSkip = skipUnless(bundleMissing() || (process.getuid?.() === 0 ? false : 'needs root to switch to nobody'));
@@ -43,7 +43,7 @@ interface Finished {
   ms: number;
 }
 
-function start(args: string[], onSpawn?: (kill: (sig: NodeJS.Signals) => void) => void): Promise<Finished> {
+function start(args: string[], onSpawn?: (kill: (sig: NodeJS.Signals) => void, pid: number) => void): Promise<Finished> {
   return new Promise((resolve) => {
     const began = process.hrtime.bigint();
     const child = spawn(BUNDLE, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -52,8 +52,33 @@ function start(args: string[], onSpawn?: (kill: (sig: NodeJS.Signals) => void) =
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => resolve({ code, stdout, stderr, ms: Number(process.hrtime.bigint() - began) / 1e6 }));
-    onSpawn?.((sig) => child.kill(sig));
+    onSpawn?.((sig) => child.kill(sig), child.pid ?? 0);
   });
+}
+
+/**
+ * Waits (polling, bounded) until check() holds. A signal sent after a fixed delay would race
+ * with Node's start-up on a loaded machine; these tests wait for what the check is doing.
+ */
+async function until(what: string, check: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 20_000; !check(); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+  }
+}
+
+/** Whether process pid has `path` open (it is blocked reading it, for a stalled FIFO). */
+function hasOpen(pid: number, path: string): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === path;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
 }
 
 test('-t holds while a kernel read stalls: UNKNOWN naming the stage', { skip }, async (t) => {
@@ -74,7 +99,9 @@ test('-t holds while a kernel read stalls: UNKNOWN naming the stage', { skip }, 
 test('SIGTERM (Icinga\'s deadline) gives an UNKNOWN line and exit 3', { skip }, async () => {
   const { dir, release } = stallingProc();
   try {
-    const r = await start(['--proc', dir, '-t', '30'], (kill) => setTimeout(() => kill('SIGTERM'), 500));
+    const r = await start(['--proc', dir, '-t', '30'], (kill, pid) => {
+      until(`the check to read ${dir}/net/tcp`, () => hasOpen(pid, join(dir, 'net', 'tcp'))).then(() => kill('SIGTERM'), () => kill('SIGKILL'));
+    });
     assert.equal(r.code, 3);
     assert.equal(r.stderr, '');
     assert.equal(r.stdout, `EPHEMERAL PORTS UNKNOWN - stopped by SIGTERM while reading ${dir}/net/tcp\n`);
@@ -84,26 +111,30 @@ test('SIGTERM (Icinga\'s deadline) gives an UNKNOWN line and exit 3', { skip }, 
 });
 
 test('runs as an unprivileged user (NRPE\'s nagios), live and on a fixture', { skip: rootSkip }, () => {
-  for (const args of [[], ['--proc', join(FIXTURES, 'db-client')]]) {
-    const r = spawnSync('runuser', ['-u', 'nobody', '--', BUNDLE, ...args], { encoding: 'utf8' });
-    assert.ok([0, 1, 2].includes(r.status as number), r.stdout);
-    assert.equal(r.stderr, '');
-    assert.match(r.stdout, /^EPHEMERAL PORTS (OK|WARNING|CRITICAL) - /);
+  const staged = stageForOtherUser('cep-nobody', ['db-client']);
+  try {
+    for (const args of [[], ['--proc', staged.fixture('db-client')]]) {
+      const r = spawnSync('runuser', ['-u', 'nobody', '--', staged.bundle, ...args], { encoding: 'utf8' });
+      assert.ok([0, 1, 2].includes(r.status as number), `${r.stdout}${r.stderr}`);
+      assert.equal(r.stderr, '');
+      assert.match(r.stdout, /^EPHEMERAL PORTS (OK|WARNING|CRITICAL) - /);
+    }
+  } finally {
+    staged.remove();
   }
 });
 
 test('permission denied names the path', { skip: rootSkip }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cep-perm-'));
+  const staged = stageForOtherUser('cep-perm', ['db-client']);
   try {
-    cpSync(join(FIXTURES, 'db-client'), dir, { recursive: true });
-    chmodSync(dir, 0o755);
-    chmodSync(join(dir, 'net', 'tcp6'), 0o000);
-    const r = spawnSync('runuser', ['-u', 'nobody', '--', BUNDLE, '--proc', dir], { encoding: 'utf8' });
-    assert.equal(r.status, 3);
+    const proc = staged.fixture('db-client');
+    chmodSync(join(proc, 'net', 'tcp6'), 0o000);
+    const r = spawnSync('runuser', ['-u', 'nobody', '--', staged.bundle, '--proc', proc], { encoding: 'utf8' });
+    assert.equal(r.status, 3, `${r.stdout}${r.stderr}`);
     assert.equal(r.stderr, '');
-    assert.equal(r.stdout, `EPHEMERAL PORTS UNKNOWN - ${dir}/net/tcp6: permission denied\n`);
+    assert.equal(r.stdout, `EPHEMERAL PORTS UNKNOWN - ${proc}/net/tcp6: permission denied\n`);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    staged.remove();
   }
 });
 
@@ -189,7 +220,7 @@ test('never opens a network socket, never writes a file, never runs a shell', { 
  * plugins with a bare one). The check must answer UNKNOWN naming the stage, and leave no
  * ss behind.
  */
-function withHangingSs(args: string[], afterSpawn: ((kill: (sig: NodeJS.Signals) => void) => void) | undefined): Promise<Finished & { pids: number[] }> {
+function withHangingSs(args: string[], afterSpawn: ((kill: (sig: NodeJS.Signals) => void, pidFile: string) => void) | undefined): Promise<Finished & { pids: number[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'cep-ss-'));
   const pidFile = join(dir, 'pids');
   const fake = join(dir, 'ss');
@@ -214,7 +245,7 @@ function withHangingSs(args: string[], afterSpawn: ((kill: (sig: NodeJS.Signals)
       rmSync(dir, { recursive: true, force: true });
       resolve({ code, stdout, stderr, ms, pids });
     });
-    afterSpawn?.((sig) => child.kill(sig));
+    afterSpawn?.((sig) => child.kill(sig), pidFile);
   });
 }
 
@@ -258,7 +289,9 @@ test('--source auto when ss hangs: ss killed at half of -t, an answer from /proc
 });
 
 test('SIGTERM while ss hangs: UNKNOWN, exit 3, no ss left behind', { skip: mountSkip }, async () => {
-  const r = await withHangingSs(['--source', 'auto', '-t', '30'], (kill) => setTimeout(() => kill('SIGTERM'), 700));
+  const r = await withHangingSs(['--source', 'auto', '-t', '30'], (kill, pidFile) => {
+    until('the check to start ss', () => existsSync(pidFile)).then(() => kill('SIGTERM'), () => kill('SIGKILL'));
+  });
   assert.equal(r.code, 3, r.stdout + r.stderr);
   assert.equal(r.stderr, '');
   assert.match(r.stdout, /^EPHEMERAL PORTS UNKNOWN - stopped by SIGTERM while .*ss.*\n$/);

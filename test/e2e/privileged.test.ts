@@ -193,7 +193,7 @@ describe('through a real sudo, run by an unprivileged user', { skip: skipUnless(
     const shipped = readFileSync(join(ROOT, 'icinga', 'sudoers'), 'utf8');
     const rules = shipped.split(SHIPPED).join(plugin).replace(/^nagios /gm, `${user.name} `);
     assert.ok(rules.includes(`${user.name} ALL=(root) NOPASSWD: ${plugin} -w 70 -c 90`), rules);
-    user.allow(`${rules}\n# Not recommended (README): any argument.\n${user.name} ALL=(root) NOPASSWD: ${wild} *\n`);
+    user.allow(`${rules}\n# Not recommended (icinga/README.md): any argument.\n${user.name} ALL=(root) NOPASSWD: ${wild} *\n`);
     // The test means something only if the user cannot read the secret by itself.
     assert.notEqual(user.run(['cat', secret]).status, 0);
   });

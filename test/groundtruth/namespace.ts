@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { BUNDLE, bundleMissing, namespacesUnavailable, ROOT, skipUnless, type BundleRun } from '../helpers';
+import { BUNDLE, groundTruthUnavailable, ROOT, skipUnless, type BundleRun } from '../helpers';
 
 const SCRIPT = join(ROOT, 'test', 'groundtruth', 'sockets.py');
 
 /** The node:test `skip` option of every ground-truth test. */
-export const skip = skipUnless(namespacesUnavailable() || bundleMissing());
+export const skip = skipUnless(groundTruthUnavailable());
 
 export type Tuple = readonly [local: string, remote: string, remotePort: number];
 export type Endpoint = readonly [address: string, port: number];

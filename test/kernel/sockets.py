@@ -5,7 +5,12 @@ Run it inside `unshare -n` as root. It brings lo up, narrows the port range to 4
 (40190-40199 reserved), builds the sockets, prints `ready`, and holds them until stdin
 closes. Each line `fresh` on stdin adds TIME_WAIT sockets too young to be reused (on
 tuples of their own, so connect() cannot recycle the old ones) and answers `fresh`: a
-reader compares the sources right after, well within the reuse delay. Loopback only.
+reader compares the sources right after. Loopback only.
+
+No reader can be fast enough for a fixed reuse delay on a loaded machine: a TIME_WAIT made
+by one `fresh` could turn reusable between two reads after the next one. So each `fresh`
+sets tcp_tw_reuse_delay to the age of the old TIME_WAITs minus a second: those stay
+reusable, and every fresh one stays young for at least OLD_AGE_S - 1 seconds after it.
 Readers enter the namespace with `nsenter -t PID -n`.
 
   listeners in the range (IPv4, IPv6-only, dual-stack `*`, one on a reserved port) and
@@ -23,6 +28,8 @@ import time
 IP_BIND_ADDRESS_NO_PORT = 24  # SOL_IP
 LOW, HIGH = 40000, 40199
 TW_REUSE_DELAY_MS = 3000
+# How old the old TIME_WAITs are before the first `fresh` can come.
+OLD_AGE_S = 10
 keep = []
 
 
@@ -101,7 +108,7 @@ def main():
     for _ in range(3):
         time_wait(tw, v4, '127.0.0.1', 8081, src='127.0.0.5')
     time_wait(tw6, v6, '::1', 8444)
-    time.sleep(TW_REUSE_DELAY_MS / 1000 + 1.5)
+    old_made = time.monotonic()
 
     for _ in range(3):
         connection(web, v4, '127.0.0.1', 8080, src='127.0.0.2')
@@ -141,10 +148,14 @@ def main():
             u.connect(dst)
         keep.append(u)
 
+    time.sleep(max(0.0, old_made + OLD_AGE_S - time.monotonic()))
     print('ready', flush=True)
     for line in sys.stdin:
         if line.strip() == 'fresh':
-            # ...and fresh TIME_WAIT that is not.
+            # ...and fresh TIME_WAIT that is not: the delay ends a second before the old
+            # ones' age, so it is at least OLD_AGE_S - 1 for every fresh one (see above).
+            old_age_ms = int((time.monotonic() - old_made) * 1000)
+            sysctl('tcp_tw_reuse_delay', str(min(60000, old_age_ms - 1000)))
             for _ in range(2):
                 time_wait(tw, v4, '127.0.0.1', 8081, src='127.0.0.6')
             time_wait(tw6_fresh, v6, '::1', 8445)
