@@ -24,6 +24,7 @@ function poolJson({ pool, state }: Judged) {
     sockets: pool.sockets,
     states: pool.states,
     timeWaitReusable: pool.timeWaitReusable,
+    ...(pool.protocol === 'tcp' ? { bindTaken: pool.bindTaken, optimisticRemaining: pool.optimisticRemaining } : {}),
   };
 }
 
@@ -34,6 +35,9 @@ export function renderJson(v: Verdict, o: { top: number; settings: KernelSetting
     status: stateName(v.state),
     summary: summary(v),
     capacity: report.capacity,
+    bindTaken: report.bind.taken,
+    bindUndecidable: report.bind.undecidable,
+    optimisticCapacity: report.optimisticCapacity,
     range: { low: report.space.low, high: report.space.high, size: report.space.rangeSize, oddSized: report.space.oddSized },
     reserved: report.space.reservedInRange,
     listeningPorts: report.listeningPorts,

@@ -6,6 +6,7 @@
 import type { KernelSettings } from '../kernel/proc-source';
 import { formatPerfdata } from '../nagios/perfdata';
 import { State, stateName } from '../nagios/state';
+import type { PoolReport } from '../pools/pool';
 import type { Judged, Verdict } from '../verdict/verdict';
 import { headroom, poolName, summary } from './describe';
 import type { Failure } from './failure';
@@ -53,16 +54,59 @@ function detail(j: Judged): string {
   return `[${stateName(j.state)}] ${poolName(j.pool)}: ${headroom(j)}${states.length ? `; ${states.join(', ')}` : ''}`;
 }
 
+function count(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
+/** How many tuples a list names before it says "and N more". */
+const NAMED = 3;
+
+/** The fix, as the proxies' own documentation states it (README, "When a tuple runs low"). */
+const BIND_FIX = 'fix: set IP_BIND_ADDRESS_NO_PORT before bind(), as HAProxy >= 1.7 and nginx >= 1.11.4 do for a source address given without a port';
+
+/**
+ * Who takes ports from every tuple by binding before connecting, and what to change
+ * (docs/kernel-model.md, Rule 9); null when the parity shows no such port.
+ */
+function bindLine(report: PoolReport): string | null {
+  const { bind } = report;
+  if (bind.taken === 0) return null;
+  let what = `bind() before connect(): ${count(bind.taken, 'port')} taken from every tuple`;
+  const named = bind.binders.slice(0, NAMED).map(({ pool, ports }) => `${poolName(pool)} (${ports})`);
+  if (named.length > 0) {
+    const more = bind.binderTuples - named.length;
+    what += `, by clients of ${named.join(', ')}${more > 0 ? ` and ${count(more, 'more tuple')}` : ''}`;
+  }
+  const parts = [what];
+  if (bind.sharedTaken > 0) parts.push(`${count(bind.sharedTaken, 'port')} held by several tuples (a closed listener's accepted connections, or bind()s on several addresses)`);
+  parts.push(BIND_FIX);
+  return parts.join('; ');
+}
+
+/** What the parity cannot tell, said rather than guessed (docs/kernel-model.md, Rule 9). */
+function bindDoubts(report: PoolReport): string[] {
+  const { bind } = report;
+  const lines = bind.spilled.slice(0, NAMED).map(
+    ({ pool, ports }) => `${poolName(pool)} has no port of connect()'s parity left: its ${count(ports, 'port')} of bind()'s parity may be connect()'s overflow or bind()'s, counted as its own (a bind() would take them from every tuple: the bind()-style figure is that worst case)`,
+  );
+  if (bind.spilledTuples > lines.length) lines.push(`... and ${count(bind.spilledTuples - lines.length, 'more tuple')} with no port of connect()'s parity left`);
+  if (bind.bindParityFull) lines.push("every port of bind()'s parity is held: a bind() before connect() now gets a port of connect()'s parity, which the check cannot tell from connect()'s (the bind()-style figure is that worst case)");
+  return lines;
+}
+
 function verboseLines(v: Verdict, o: TextOptions): string[] {
   const { report } = v;
-  const { space, tcp } = report;
+  const { space, tcp, bind } = report;
   const s = o.settings;
   const lines = [
-    `range ${space.low}-${space.high}: ${space.rangeSize} ports, ${space.reservedInRange} reserved, ${report.listeningPorts} held by listeners; a new tcp destination gets ${report.capacity}`,
+    `range ${space.low}-${space.high}: ${space.rangeSize} ports, ${space.reservedInRange} reserved, ${report.listeningPorts} held by listeners; a new tcp destination gets ${report.capacity}${bind.taken > 0 ? ` (${report.optimisticCapacity} less ${bind.taken} taken by bind() before connect())` : ''}`,
   ];
   if (tcp !== null) {
+    const worst = v.judged.find((j) => j.pool.protocol === 'tcp')?.pool;
+    if (bind.taken > 0 && worst !== undefined) lines.push(`optimistic (as if connect() chose every port): ${poolName(worst)} would have ${worst.optimisticRemaining} left, a new tcp destination ${report.optimisticCapacity}`);
     lines.push(
       `bind()-style: ${tcp.bindStyle.used}/${tcp.bindStyle.capacity} in-range ports held by some tcp socket, ${tcp.bindStyle.remaining} left for clients that bind() before connect()`,
+      ...bindDoubts(report),
       `TIME_WAIT in range: ${tcp.timeWait}, ${tcp.timeWaitReusable} reusable now (tcp_tw_reuse=${s.twReuse}${s.twReuse === 2 ? ' loopback only' : ''}, tcp_timestamps=${s.timestamps}, delay ${s.twReuseDelayMs} ms)`,
     );
   }
@@ -70,7 +114,7 @@ function verboseLines(v: Verdict, o: TextOptions): string[] {
   lines.push(...s.assumptions);
   if (o.verbose >= 2) {
     lines.push(`sockets read ${o.source === 'ss' ? 'with ss (sock_diag, filtered in the kernel)' : 'from /proc/net'}`);
-    if (tcp !== null) lines.push(`${tcp.sockets} tcp sockets in range; ${tcp.sharedPorts} ports held by sockets to several tuples (certainly connect()-autobound)`);
+    if (tcp !== null) lines.push(`${tcp.sockets} tcp sockets in range; ${tcp.sharedPorts} ports held by sockets of several tuples (connect()'s, or at connect()'s parity possibly a closed in-range listener's accepted connections)`);
     lines.push('sockets bound but neither listening nor connected are not in /proc/net/tcp and are not counted (ss -B lists them on new iproute2)');
   }
   return lines;
@@ -80,15 +124,21 @@ export function renderText(v: Verdict, o: TextOptions): string {
   const status = statusLine(v.state, summary(v));
   const perf = `| ${v.perfdata.map(formatPerfdata).join(' ')}`;
   const listed = o.top === 0 ? v.judged : v.judged.slice(0, o.top);
-  const wanted = [...listed.map(detail), ...(o.verbose > 0 ? verboseLines(v, o) : [])].map(clean);
-  let budget = MAX_BYTES - Buffer.byteLength(status) - Buffer.byteLength(perf) - 80;
+  const tuples = listed.map(detail);
+  const wanted = [...tuples, ...(o.verbose > 0 ? verboseLines(v, o) : [])].map(clean);
+  // The bind() line follows the tuples and is never cut: it names a cause and its fix.
+  const bind = bindLine(v.report);
+  const bindText = bind === null ? [] : [clean(bind)];
+  let budget = MAX_BYTES - Buffer.byteLength(status) - Buffer.byteLength(perf) - 80 - bindText.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
   const body: string[] = [];
   for (const line of wanted) {
     budget -= Buffer.byteLength(line) + 1;
     if (budget < 0) break;
     body.push(line);
   }
-  const left = v.selected - Math.min(listed.length, body.length);
+  const shownTuples = Math.min(tuples.length, body.length);
+  body.splice(shownTuples, 0, ...bindText);
+  const left = v.selected - shownTuples;
   if (left > 0) body.push(`... ${left} more not shown${o.top === 0 ? ' (output kept under 4 KB)' : ' (--top 0 lists all)'}`);
   return [status, ...body, perf].join('\n') + '\n';
 }

@@ -1,9 +1,10 @@
 /**
  * Socket records → pools, as the sockets stream in. The model is docs/kernel-model.md's:
- *   remaining(T) = |C \ X \ O(T)|
+ *   remaining(T) = |C \ X \ B \ O(T)|
  * C = range minus reserved, X = in-range ports of LISTEN sockets (any address, either
- * family: a bound port is lost to every tuple), O(T) = ports held by tuple T's own sockets,
- * TIME_WAIT included unless the kernel would reuse it right now.
+ * family: a bound port is lost to every tuple), B = the other ports bind() took, told by
+ * their parity once every socket is read (bind-parity.ts, Rule 9), O(T) = ports held by
+ * tuple T's own sockets, TIME_WAIT included unless the kernel would reuse it right now.
  *
  * Constant work per socket: a few typed-array updates for the tuple (tuple-table.ts) and a
  * few for its port. A socket on the port of an in-range listener is the accepted side of a
@@ -16,7 +17,8 @@ import { AddressTable } from '../kernel/address-table';
 import { TcpState, UdpState, type SocketSink } from '../kernel/records';
 import { usagePercent, type PoolReport } from './pool';
 import type { PortSpace } from './port-space';
-import { TupleTable } from './tuple-table';
+import { TuplePortsFound, TupleTable } from './tuple-table';
+import { BindParityHolders, classifyBindParity } from './bind-parity';
 
 export interface TimeWaitPolicy {
   readonly twReuse: number;
@@ -45,6 +47,9 @@ export function timeWaitReusable(policy: TimeWaitPolicy, loopback: boolean, ageM
   return reuse && ageMs > policy.twReuseDelayMs;
 }
 
+/** How many tuples the report names for each bind() finding (binders, spilled). */
+const NAMED_TUPLES = 3;
+
 export class PoolBuilder implements SocketSink {
   readonly addresses = new AddressTable();
   private readonly tuples = new TupleTable(this.addresses);
@@ -57,6 +62,8 @@ export class PoolBuilder implements SocketSink {
   readonly portTuple = new Int32Array(65536).fill(NO_TUPLE);
   /** For a port held by one tuple: its socket's state (| RECENT), to take it back. */
   private readonly portSocket = new Uint8Array(65536);
+  /** Who holds each port at bind parity (odd offset), for the classification in finish. */
+  private readonly bindParity = new BindParityHolders();
   /** In-range ports any TCP socket holds (a byte per port: set once per socket, cheaply). */
   private readonly tcpHeld = new Uint8Array(65536);
   private tcpHeldCount = 0;
@@ -98,12 +105,15 @@ export class PoolBuilder implements SocketSink {
     const tuples = this.tuples;
     const t = tuples.id(local, remote, remotePort);
     tuples.countState(t, state, 1);
+    const bindParity = ((localPort - this.space.range.low) & 1) === 1;
+    if (bindParity) this.bindParity.add(localPort, t, reusable);
     if (reusable) {
       tuples.reusable[t]++;
+      if (bindParity) tuples.reusableOddOffset[t]++;
       return;
     }
     tuples.held[t]++;
-    if (((localPort - this.space.range.low) & 1) === 1) tuples.heldOddOffset[t]++;
+    if (bindParity) tuples.heldOddOffset[t]++;
     if (recent !== 0) tuples.timeWaitRecent[t]++;
     const owner = this.portTuple[localPort];
     if (owner === NO_TUPLE) {
@@ -147,8 +157,30 @@ export class PoolBuilder implements SocketSink {
 
   /** @param read which protocols' tables were read (the others are reported as null). */
   finish(read: { tcp: boolean; udp: boolean }): PoolReport {
-    const { space } = this;
-    const capacity = space.size - this.listeningPorts;
+    const { space, tuples } = this;
+    const optimisticCapacity = space.size - this.listeningPorts;
+    const n = tuples.size;
+    const parity = classifyBindParity({ low: space.range.low, high: space.range.high, usable: space.usable, listening: this.listening, tcpHeld: this.tcpHeld, holders: this.bindParity, tuples: n, held: tuples.held, heldBindParity: tuples.heldOddOffset, reusable: tuples.reusable, reusableBindParity: tuples.reusableOddOffset });
+    const capacity = optimisticCapacity - parity.taken;
+    // Per tuple: a tuple with connect()'s parity left holds bind()-taken ports at the other
+    // one, all of them; one that spilled holds none but those another holder bound.
+    const bindTaken = new Uint32Array(n);
+    const unbound = new Uint32Array(n);
+    const binders = new TuplePortsFound(NAMED_TUPLES);
+    const spilled = new TuplePortsFound(NAMED_TUPLES);
+    let timeWaitTaken = 0;
+    for (let t = 0; t < n; t++) {
+      if (parity.spilled[t] === 1) {
+        unbound[t] = tuples.held[t] - parity.takenFromSpilled[t];
+        spilled.offer(t, tuples.heldOddOffset[t] + tuples.reusableOddOffset[t]);
+      } else {
+        bindTaken[t] = tuples.heldOddOffset[t] + tuples.reusableOddOffset[t];
+        unbound[t] = tuples.held[t] - tuples.heldOddOffset[t];
+        timeWaitTaken += tuples.reusableOddOffset[t];
+      }
+      binders.offer(t, parity.boundAlone[t]);
+    }
+    tuples.settle({ bindTaken, unbound, optimisticCapacity });
     let sharedPorts = 0;
     for (let port = space.range.low; port <= space.range.high; port++) {
       if (this.portTuple[port] === SEVERAL_TUPLES && this.listening[port] === 0) sharedPorts++;
@@ -161,8 +193,19 @@ export class PoolBuilder implements SocketSink {
     return {
       space: { low: space.range.low, high: space.range.high, rangeSize: space.rangeSize, reservedInRange: space.reservedInRange, oddSized: space.oddSized },
       capacity,
+      optimisticCapacity,
+      bind: {
+        taken: parity.taken,
+        sharedTaken: parity.sharedTaken,
+        undecidable: parity.undecidable,
+        bindParityFull: parity.bindParityFull,
+        binders: binders.pools(tuples, capacity),
+        binderTuples: binders.found,
+        spilled: spilled.pools(tuples, capacity),
+        spilledTuples: spilled.found,
+      },
       listeningPorts: this.listeningPorts,
-      tuples: this.tuples,
+      tuples,
       udp: read.udp
         ? {
             protocol: 'udp',
@@ -177,13 +220,15 @@ export class PoolBuilder implements SocketSink {
             sockets: this.udpUnconnected + this.udpConnected,
             states: udpStates,
             timeWaitReusable: 0,
+            bindTaken: 0,
+            optimisticRemaining: space.size - udpUsed,
           }
         : null,
       tcp: read.tcp
         ? {
             sockets: this.tcpSockets,
             timeWait: this.timeWait,
-            timeWaitReusable: this.timeWaitReused,
+            timeWaitReusable: this.timeWaitReused - timeWaitTaken,
             sharedPorts,
             bindStyle: { capacity: space.size, used: bindUsed, remaining: space.size - bindUsed, usage: usagePercent(bindUsed, space.size) },
           }

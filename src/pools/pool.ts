@@ -24,6 +24,19 @@ export interface Pool {
   readonly states: Readonly<Record<string, number>>;
   /** TIME_WAIT sockets the kernel would reuse for this tuple right now (not counted used). */
   readonly timeWaitReusable: number;
+  /**
+   * TCP: ports its clients took with bind() before connect() (docs/kernel-model.md, Rule 9),
+   * lost to every tuple: in capacity and used alike. 0 for the UDP pool.
+   */
+  readonly bindTaken: number;
+  /** What is left if connect() chose every port: |C \ X \ O(T)|. */
+  readonly optimisticRemaining: number;
+}
+
+/** A tuple and how many ports the finding is about. */
+export interface TuplePorts {
+  readonly pool: Pool;
+  readonly ports: number;
 }
 
 export function usagePercent(used: number, capacity: number): number {
@@ -39,8 +52,28 @@ export interface PoolReport {
     readonly reservedInRange: number;
     readonly oddSized: boolean;
   };
-  /** What a new TCP tuple gets: |C \ X|, X = in-range ports of listening sockets. */
+  /** What a new TCP tuple gets: |C \ X \ B|, X = in-range ports of listening sockets, B = ports bind() took. */
   readonly capacity: number;
+  /** |C \ X|: what a new tuple would get if connect() chose every port. */
+  readonly optimisticCapacity: number;
+  /** What the parity of the held ports says about bind() before connect() (Rule 9). */
+  readonly bind: {
+    /** |B| */
+    readonly taken: number;
+    /** Ports of B that several tuples could each have bound (not named). */
+    readonly sharedTaken: number;
+    /** Bind-parity ports held only by tuples that spilled: counted as their own. */
+    readonly undecidable: number;
+    /** Every bind-parity port is held: a bind() now takes connect-parity ports, unseen. */
+    readonly bindParityFull: boolean;
+    /** The tuples whose clients bound the most ports of B (alone), most first: a few. */
+    readonly binders: readonly TuplePorts[];
+    /** How many tuples' clients bound ports of B, named or not. */
+    readonly binderTuples: number;
+    /** Tuples with no connect-parity port left, with their bind-parity ports, most first: a few. */
+    readonly spilled: readonly TuplePorts[];
+    readonly spilledTuples: number;
+  };
   readonly listeningPorts: number;
   /**
    * TCP tuples, in no particular order, as typed arrays (TupleTable.pool makes one a Pool).
@@ -55,7 +88,7 @@ export interface PoolReport {
     readonly sockets: number;
     readonly timeWait: number;
     readonly timeWaitReusable: number;
-    /** Ports held by sockets to two or more tuples: certainly connect()-autobound. */
+    /** Ports held by sockets of two or more tuples. */
     readonly sharedPorts: number;
     /** The pessimistic figure: in-range ports no TCP socket holds (bind-before-connect). */
     readonly bindStyle: { readonly capacity: number; readonly used: number; readonly remaining: number; readonly usage: number };

@@ -7,7 +7,7 @@
  */
 import type { AddressTable } from '../kernel/address-table';
 import { TCP_STATE_NAMES, TcpState } from '../kernel/records';
-import { usagePercent, type Pool } from './pool';
+import { usagePercent, type Pool, type TuplePorts } from './pool';
 
 const INITIAL = 256;
 
@@ -19,6 +19,16 @@ function hashTuple(local: number, remote: number, remotePort: number): number {
   h ^= h >>> 15;
   h = Math.imul(h, 0x2c1b3c6d);
   return h ^ (h >>> 12);
+}
+
+/** The per-tuple result of the parity classification, for TupleTable.settle. */
+export interface Bound {
+  /** Per tuple: ports its clients bound, lost to every tuple (0 for a tuple that spilled). */
+  readonly bindTaken: Uint32Array;
+  /** Per tuple: held ports not in B. */
+  readonly unbound: Uint32Array;
+  /** |C \ X|: what a new tuple would get if connect() chose every port. */
+  readonly optimisticCapacity: number;
 }
 
 export class TupleTable {
@@ -43,8 +53,12 @@ export class TupleTable {
    * prefers even offsets and bind(addr, 0) odd ones (docs/kernel-model.md, parity).
    */
   heldOddOffset = new Uint32Array(INITIAL);
+  /** Reusable-looking TIME_WAITs at an odd offset: a bind()-made port is never reused. */
+  reusableOddOffset = new Uint32Array(INITIAL);
   /** TIME_WAIT sockets that hold their port (not reusable) and are younger than RECENT_MS. */
   timeWaitRecent = new Uint32Array(INITIAL);
+  /** Set once every socket is read (settle): what the parity says, per tuple (bind-parity.ts). */
+  private bound: Bound | null = null;
 
   /** Open addressing, linear probing, at most half full: tuple id + 1 per slot, 0 when empty. */
   private slots = new Int32Array(2 * INITIAL);
@@ -78,15 +92,35 @@ export class TupleTable {
     return this.held[t] + this.reusable[t];
   }
 
+  /** Once every socket is read: which ports each tuple's clients bound (docs/kernel-model.md, Rule 9). */
+  settle(bound: Bound): void {
+    this.bound = bound;
+  }
+
+  /** Ports its clients took with bind() before connect(): lost to every tuple, its own too. */
+  bindTaken(t: number): number {
+    return this.bound === null ? 0 : this.bound.bindTaken[t];
+  }
+
+  /** |O(T) \ B|: what a tuple holds that is not in B already; remaining = capacity - this. */
+  unbound(t: number): number {
+    return this.bound === null ? this.held[t] : this.bound.unbound[t];
+  }
+
   /**
    * One tuple as a Pool, for output: only the few that are listed are ever made.
-   * @param capacity what a tuple with no sockets of its own gets (the same for every tuple)
+   * @param capacity what a new tuple gets, |C \ X \ B|; the tuple's own bind()-taken ports
+   *   come on top of it, in capacity and used alike
    */
   pool(t: number, capacity: number): Pool {
     const { addresses } = this;
     // A socket listed twice (the kernel's listings are not atomic) could count a port
     // twice: a tuple never holds more ports than it can have.
-    const used = Math.min(this.held[t], capacity);
+    const unbound = Math.min(this.unbound(t), capacity);
+    const bindTaken = this.bindTaken(t);
+    const used = unbound + bindTaken;
+    const ownCapacity = capacity + bindTaken;
+    const optimisticCapacity = this.bound === null ? capacity : this.bound.optimisticCapacity;
     const states: Record<string, number> = {};
     const row = this.otherRow[t];
     for (let state = 1; state < STATE_COLUMNS; state++) {
@@ -99,13 +133,16 @@ export class TupleTable {
       local: addresses.text(this.local[t]),
       remote: addresses.text(this.remote[t]),
       remotePort: this.remotePort[t],
-      capacity,
+      capacity: ownCapacity,
       used,
-      remaining: capacity - used,
-      usage: usagePercent(used, capacity),
+      remaining: capacity - unbound,
+      usage: usagePercent(used, ownCapacity),
       sockets: this.sockets(t),
       states,
-      timeWaitReusable: this.reusable[t],
+      // Those whose port bind() took are never reused: they are counted in bindTaken.
+      timeWaitReusable: this.reusable[t] - (bindTaken === 0 ? 0 : bindTaken - this.heldOddOffset[t]),
+      bindTaken,
+      optimisticRemaining: Math.max(0, optimisticCapacity - this.held[t]),
     };
   }
 
@@ -149,6 +186,7 @@ export class TupleTable {
     this.timeWait = grown(this.timeWait);
     this.otherRow = grown(this.otherRow, -1);
     this.heldOddOffset = grown(this.heldOddOffset);
+    this.reusableOddOffset = grown(this.reusableOddOffset);
     this.timeWaitRecent = grown(this.timeWaitRecent);
   }
 
@@ -161,5 +199,36 @@ export class TupleTable {
       slots[slot] = t + 1;
     }
     this.slots = slots;
+  }
+}
+
+/**
+ * The few tuples with the most ports of some kind (those its clients bound, say), found in
+ * one pass without an object per tuple: a small array kept in order.
+ */
+export class TuplePortsFound {
+  private readonly ids: number[] = [];
+  private readonly ports: number[] = [];
+  /** Tuples offered with at least one port. */
+  found = 0;
+
+  constructor(private readonly keep: number) {}
+
+  offer(t: number, ports: number): void {
+    if (ports === 0) return;
+    this.found++;
+    let at = this.ids.length;
+    while (at > 0 && this.ports[at - 1] < ports) at--;
+    if (at >= this.keep) return;
+    this.ids.splice(at, 0, t);
+    this.ports.splice(at, 0, ports);
+    if (this.ids.length > this.keep) {
+      this.ids.pop();
+      this.ports.pop();
+    }
+  }
+
+  pools(tuples: TupleTable, capacity: number): TuplePorts[] {
+    return this.ids.map((t, i) => ({ pool: tuples.pool(t, capacity), ports: this.ports[i] }));
   }
 }

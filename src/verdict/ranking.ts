@@ -36,9 +36,11 @@ export function comparePortText(a: number, b: number): number {
 }
 
 /**
- * The order of worstFirst, on tuple ids: the tuples of one report share a capacity, so
- * "worse state, then fewer ports left, then higher usage" is "worse state, then more
- * ports used"; ties go to the text `local remote port` as worstFirst compares it.
+ * The order of worstFirst, on tuple ids. A tuple has `capacity - unbound` ports left, so
+ * "fewer ports left" is "more ports unbound"; at equal headroom the tuple whose clients
+ * bound more ports shows the higher usage (its own bind()-taken ports count in used and
+ * capacity alike, TupleTable.pool). Ties go to the text `local remote port` as worstFirst
+ * compares it.
  */
 class TupleOrder {
   private readonly stateByUsed: Int8Array;
@@ -51,30 +53,36 @@ class TupleOrder {
     this.stateByUsed = new Int8Array(capacity + 1).fill(-1);
   }
 
-  used(t: number): number {
-    return Math.min(this.tuples.held[t], this.capacity);
+  unbound(t: number): number {
+    return Math.min(this.tuples.unbound(t), this.capacity);
   }
 
-  /** Judged once per distinct count of ports used, not once per tuple. */
-  state(used: number): number {
-    let state = this.stateByUsed[used];
-    if (state === -1) {
-      const { capacity } = this;
-      state = this.stateByUsed[used] = judgeHeadroom(usagePercent(used, capacity), capacity - used, this.thresholds).state;
-    }
+  /**
+   * Judged once per distinct count of ports used, not once per tuple, for the tuples whose
+   * clients bound nothing (nearly all); the others each on their own.
+   */
+  state(t: number, unbound: number): number {
+    const { capacity } = this;
+    const bound = this.tuples.bindTaken(t);
+    if (bound > 0) return judgeHeadroom(usagePercent(unbound + bound, capacity + bound), capacity - unbound, this.thresholds).state;
+    let state = this.stateByUsed[unbound];
+    if (state === -1) state = this.stateByUsed[unbound] = judgeHeadroom(usagePercent(unbound, capacity), capacity - unbound, this.thresholds).state;
     return state;
   }
 
   /** Negative when tuple a ranks before (is worse than) tuple b. */
   compare(a: number, b: number): number {
-    const ua = this.used(a);
-    const ub = this.used(b);
-    if (ua !== ub) {
-      const sa = this.state(ua);
-      const sb = this.state(ub);
-      return sa !== sb ? sb - sa : ub - ua;
-    }
-    const { addresses, local, remote, remotePort } = this.tuples;
+    const ua = this.unbound(a);
+    const ub = this.unbound(b);
+    const sa = this.state(a, ua);
+    const sb = this.state(b, ub);
+    if (sa !== sb) return sb - sa;
+    if (ua !== ub) return ub - ua;
+    const { tuples } = this;
+    const ba = tuples.bindTaken(a);
+    const bb = tuples.bindTaken(b);
+    if (ba !== bb && ua < this.capacity) return bb - ba;
+    const { addresses, local, remote, remotePort } = tuples;
     return addresses.compareText(local[a], local[b]) || addresses.compareText(remote[a], remote[b]) || comparePortText(remotePort[a], remotePort[b]);
   }
 }

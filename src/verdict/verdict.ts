@@ -85,6 +85,8 @@ export function freshTuple(report: PoolReport): Pool {
     sockets: 0,
     states: {},
     timeWaitReusable: 0,
+    bindTaken: 0,
+    optimisticRemaining: report.optimisticCapacity,
   };
 }
 
@@ -130,6 +132,7 @@ function perfdata(report: PoolReport, worst: Pool, selectedCount: number, t: Thr
       { label: 'sockets_in_range', value: report.tcp.sockets, min: 0 },
       { label: 'time_wait', value: report.tcp.timeWait, min: 0 },
       { label: 'bind_remaining', value: report.tcp.bindStyle.remaining, min: 0, max: report.tcp.bindStyle.capacity },
+      { label: 'bind_taken', value: report.bind.taken, min: 0, max: report.space.rangeSize },
     );
   }
   if (report.udp !== null) items.push({ label: 'udp_used', value: report.udp.used, min: 0, max: report.udp.capacity });

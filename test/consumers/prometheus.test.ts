@@ -92,6 +92,7 @@ function expectedFromJson(jsonText: string, top: number): Map<string, number> {
   put('sockets_in_range', j.tcp.socketsInRange);
   put('time_wait', j.tcp.timeWait);
   put('bind_remaining', j.bindStyle.remaining);
+  put('bind_taken', j.bindTaken);
   put('udp_used', (pools.find((p) => p.protocol === 'udp') as JsonPool).used);
   put('range_low', j.range.low);
   put('range_high', j.range.high);

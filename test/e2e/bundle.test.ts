@@ -124,6 +124,19 @@ test('the README sample output is what the bundle prints', { skip }, () => {
   const shown = m[2].split('\n').map((l) => l.slice(4)).join('\n');
   const r = runBundle(m[1].split(' '));
   assert.equal(r.stdout, shown);
+  assert.match(shown, /\nbind\(\) before connect\(\): /, 'the sample shows the bind() detail line');
+});
+
+test('proxy fixture: the ports a proxy bound first are taken from every tuple, as the kernel said', { skip }, () => {
+  // The kernel's counts while the sockets were alive (test/fixtures/README.md): 130 connect()s
+  // to a new destination, 35 more on the 5432 pool.
+  const r = runBundle(['--proc', fixture('proxy'), '--format', 'json', '--top', '0']);
+  assert.equal(r.stderr, '');
+  const json = JSON.parse(r.stdout);
+  assert.deepEqual([json.capacity, json.bindTaken, json.optimisticCapacity, json.bindUndecidable], [130, 70, 200, 0]);
+  const byPort = new Map(json.tuples.filter((t: { protocol: string }) => t.protocol === 'tcp').map((t: { remote: string; remotePort: number }) => [`${t.remote}:${t.remotePort}`, t]));
+  assert.deepEqual(byPort.get('127.0.0.2:5432'), { ...(byPort.get('127.0.0.2:5432') as object), remaining: 35, bindTaken: 0, optimisticRemaining: 105 });
+  assert.deepEqual(byPort.get('127.0.0.3:8080'), { ...(byPort.get('127.0.0.3:8080') as object), remaining: 130, bindTaken: 40, used: 40, capacity: 170 });
 });
 
 test('stdin left open, as Sensu Go may leave it, is never read: the run ends by itself', { skip }, async () => {

@@ -21,7 +21,7 @@ export type Endpoint = readonly [address: string, port: number];
 export type Step =
   | { op: 'sysctl'; values: Record<string, string | number> }
   | { op: 'listen' | 'unlisten'; at: Endpoint }
-  | { op: 'connect' | 'bindConnect' | 'accepted' | 'timeWait' | 'finWait2' | 'closeWait'; tuple: Tuple; n: number }
+  | { op: 'connect' | 'bindConnect' | 'rangeConnect' | 'accepted' | 'timeWait' | 'finWait2' | 'closeWait' | 'bindTimeWait'; tuple: Tuple; n: number }
   | { op: 'bindPort'; tuple: Tuple; port: number }
   | { op: 'udp'; at: Endpoint }
   | { op: 'udpConnect'; to: Endpoint; n: number }
@@ -49,11 +49,19 @@ export interface PoolJson {
   sockets: number;
   states: Record<string, number>;
   timeWaitReusable: number;
+  /** TCP: ports this tuple's clients took with bind() before connect(), lost to every tuple. */
+  bindTaken?: number;
+  /** TCP: what is left if every port came from connect() (the optimistic figure). */
+  optimisticRemaining?: number;
 }
 
 export interface ReportJson {
   status: string;
   capacity: number;
+  /** In-range ports taken by bind() before connect(): lost to every tuple. */
+  bindTaken: number;
+  /** What a new tuple would get if every port came from connect(). */
+  optimisticCapacity: number;
   range: { low: number; high: number; size: number; oddSized: boolean };
   reserved: number;
   listeningPorts: number;
@@ -74,6 +82,8 @@ export interface Counted {
   countWhileOthersHeld: number;
   /** The same IPv4 tuple counted from AF_INET6 sockets with IPv4-mapped addresses. */
   mappedCount?: number;
+  /** Reported tuples: how many of the client sockets the scenario built for it bound first. */
+  bindFirst?: number;
 }
 
 interface HostWideCounts {
@@ -164,7 +174,12 @@ export function assertKernelAgrees(v: Verified, { oddRange = false } = {}): void
     // Counting the tuples before it (their sockets still open) took nothing from it.
     assertReaches(k.countWhileOthersHeld, t.remaining, oddRange, `tuple ${key(t)} with the other tuples' counted sockets open`);
     if (k.mappedCount !== undefined) assertReaches(k.mappedCount, t.remaining, oddRange, `tuple ${key(t)} from IPv4-mapped sockets`);
-    assert.equal(t.capacity, report.capacity);
+    // Its own bind()-taken ports are the only ones it has that a new tuple has not.
+    assert.equal(t.bindTaken, k.bindFirst, `tuple ${key(t)}: ports taken by bind() before connect(), the check against what was built`);
+    assert.equal(t.capacity, report.capacity + (t.bindTaken ?? NaN));
+    // The optimistic figure never says less than the kernel; the bind()-style one never more.
+    assert.ok((t.optimisticRemaining ?? NaN) >= t.remaining, `tuple ${key(t)}: optimistic ${t.optimisticRemaining}, judged ${t.remaining}`);
+    assert.ok(report.bindStyle.remaining <= t.remaining, `tuple ${key(t)}: bind()-style ${report.bindStyle.remaining}, judged ${t.remaining}`);
   });
   assert.ok(v.fresh.length > 0, 'a scenario counts at least one fresh tuple');
   for (const f of v.fresh) {
@@ -172,6 +187,7 @@ export function assertKernelAgrees(v: Verified, { oddRange = false } = {}): void
     assertReaches(f.countWhileOthersHeld, report.capacity, oddRange, `fresh tuple ${key(f)} with every tuple's counted sockets open`);
   }
   assert.equal(report.newTuple.remaining, report.capacity);
+  assert.equal(report.optimisticCapacity - report.bindTaken, report.capacity, 'a new tuple loses exactly the bind()-taken ports');
 
   const udp = report.tuples.find((t) => t.protocol === 'udp');
   assert.ok(udp !== undefined, 'the UDP pool is listed');
@@ -233,13 +249,14 @@ export interface KernelPool {
 }
 
 /**
- * Every pool from the kernel's counts alone: a tuple used what a fresh tuple can get minus
- * what it can still get; the UDP pool likewise of the usable ports.
+ * Every pool from the kernel's counts alone: a tuple used what it could get with no sockets
+ * of its own (a fresh tuple's count, plus the ports its own bind-first clients took from
+ * everyone) minus what it can still get; the UDP pool likewise of the usable ports.
  */
 export function kernelPools(v: Verified): KernelPool[] {
   const capacity = Math.min(...v.fresh.map((f) => f.counts[0]));
   const pool = (k: string, left: number, of: number) => ({ key: k, remaining: left, usage: of === 0 ? 100 : ((of - left) / of) * 100 });
-  return [...v.tuples.map((t) => pool(key(t), t.counts[0], capacity)), pool('udp', v.udp.bindDual, v.usablePorts)];
+  return [...v.tuples.map((t) => pool(key(t), t.counts[0], capacity + (t.bindFirst ?? 0))), pool('udp', v.udp.bindDual, v.usablePorts)];
 }
 
 /** The worst state over the kernel's pools (those `select` keeps) with these limits. */
@@ -255,6 +272,11 @@ export function verifications(results: unknown[]): Verified[] {
 /** The results of the check steps, in order. */
 export function checkRuns(results: unknown[]): BundleRun[] {
   return results.filter((r): r is BundleRun => typeof r === 'object' && r !== null && 'stdout' in r);
+}
+
+/** The local ports each step that built client sockets got, in step order. */
+export function builtPorts(results: unknown[]): number[][] {
+  return results.filter((r): r is { ports: number[] } => typeof r === 'object' && r !== null && 'ports' in r).map((r) => r.ports);
 }
 
 /** The results of the count and fill steps, in order. */

@@ -12,18 +12,23 @@ parent's namespace) and writes a scenario as JSON on stdin:
                {"op": "verify", "fresh": [["127.0.0.1", "127.0.0.4", 7000]]}]}
 
 It brings lo up, runs the steps in order and prints {"results": [...]} on stdout, one
-entry per step (null for steps that only build). Addresses must be loopback (127/8, ::1,
+entry per step: null for steps that only build, {"ports": [...]} (the local ports they
+got, in order) for steps that build client sockets. Addresses must be loopback (127/8, ::1,
 ::ffff:127.x); UDP sockets may also bind a wildcard, which in a lo-only namespace is the same.
 
 Steps (a tuple is [local, remote, remote port]; `at` and `to` are [address, port]):
   sysctl {values}        write /proc/sys/<name with dots as slashes>
   listen/unlisten {at}   a TCP listener (backlog 65535), or close it
   connect {tuple, n}     n connections, ports chosen by connect() (IP_BIND_ADDRESS_NO_PORT)
-  bindConnect {tuple, n} n connections whose port bind() chose before connect()
+  bindConnect {tuple, n} n connections whose port bind((local, 0)) chose before connect()
+                         (no IP_BIND_ADDRESS_NO_PORT): the way proxies use a source address
   bindPort {tuple, port} one connection from the given local port, bound explicitly
   accepted/timeWait/finWait2/closeWait {tuple, n}
                          n connections accepted by the listener, then left open, or
                          closed until the client side is in that state
+  bindTimeWait {tuple, n}  timeWait, the clients binding first like bindConnect
+  rangeConnect {tuple, n}  connect, each socket with IP_LOCAL_PORT_RANGE set to the
+                         whole ip_local_port_range (which turns connect()'s parity off)
   udp {at}, udpConnect {to, n}   a bound UDP socket; n unbound ones connect()ed
   fill {tuple}           connect until the kernel refuses, keeping the sockets -> {count}
   count {tuple}          the same, closing them again -> {count}
@@ -40,7 +45,8 @@ and the bind()-style figure first (binding to 0.0.0.0:0 and to a dual-stack [::]
 EADDRINUSE, UDP connect() until EAGAIN), because counting a tuple uses up its reusable
 TIME_WAITs; then every reported tuple and the fresh ones, each alone; then all of them
 again, each while the sockets of those counted before it stay open, which shows that
-counting one tuple does not disturb another.
+counting one tuple does not disturb another. Each reported tuple also says how many of the
+client sockets built for it bound first (`bindFirst`): what the scenario did, not a count.
 """
 import errno
 import ipaddress
@@ -54,6 +60,7 @@ import sys
 import time
 
 IP_BIND_ADDRESS_NO_PORT = 24  # include/uapi/linux/in.h, level SOL_IP
+IP_LOCAL_PORT_RANGE = 51  # the same header, Linux >= 6.3: (high << 16) | low
 LINGER_RESET = struct.pack('ii', 1, 0)  # close() sends RST: no TIME_WAIT
 # A count stops here rather than run into the open-file limit (20,000 per process).
 MAX_SOCKETS_PER_COUNT = 5000
@@ -188,6 +195,9 @@ class Namespace:
         self.accepted = {}  # listener key -> sockets accepted but not asked for
         self.held = []  # sockets the scenario built and keeps open
         self.built = set()  # tuple keys of the client sockets built
+        # tuple key -> how many of its client sockets, open or in TIME_WAIT, took their
+        # port with bind() before connect()
+        self.bind_first = {}
 
     # ---- building -------------------------------------------------------------------
 
@@ -199,14 +209,18 @@ class Namespace:
         sock.listen(backlog)
         self.listeners[(canon(host), port)] = sock
 
-    def client(self, local, remote, port, blocking, bind_port=False):
+    def client(self, local, remote, port, blocking, bind_port=False, local_range=False):
         """A TCP socket from local to remote:port, its port chosen by connect() (or, with
-        bind_port, by bind() before connect(): then no other tuple may use it)."""
+        bind_port, by bind() before connect(): then no other tuple may use it; with
+        local_range, from a per-socket IP_LOCAL_PORT_RANGE equal to the sysctl's)."""
         loopback(local)
         loopback(remote)
         sock = socket.socket(family_of(remote), socket.SOCK_STREAM)
         if not bind_port:
             sock.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+        if local_range:
+            low, high = (int(p) for p in read_sysctl('net.ipv4.ip_local_port_range').split())
+            sock.setsockopt(socket.SOL_IP, IP_LOCAL_PORT_RANGE, struct.pack('I', high << 16 | low))
         sock.bind((local, 0))
         if blocking:
             sock.settimeout(5)
@@ -215,13 +229,21 @@ class Namespace:
         sock.setblocking(False)
         return sock, sock.connect_ex((remote, port))
 
-    def connect(self, tup, n, bind_port=False):
+    def connect(self, tup, n, bind_port=False, local_range=False):
         local, remote, port = tup
         self.need_listener(remote, port)
+        ports = []
         for _ in range(n):
-            sock, _ = self.client(local, remote, port, blocking=True, bind_port=bind_port)
+            sock, _ = self.client(local, remote, port, blocking=True, bind_port=bind_port, local_range=local_range)
             self.held.append(sock)
-        self.built.add(tuple_key(local, remote, port))
+            ports.append(sock.getsockname()[1])
+        self.note_built(tup, n if bind_port else 0)
+        return {'ports': ports}
+
+    def note_built(self, tup, bind_first):
+        key = tuple_key(*tup)
+        self.built.add(key)
+        self.bind_first[key] = self.bind_first.get(key, 0) + bind_first
 
     def accept_peer(self, remote, port, peer):
         """The server side of the connection from peer, set aside others met on the way."""
@@ -239,7 +261,7 @@ class Namespace:
                 return sock
             self.accepted[key].append(sock)
 
-    def closing(self, tup, n, how):
+    def closing(self, tup, n, how, bind_port=False):
         """n connections of tup, closed so that the client side ends in a given state.
 
         established: nobody closes; the server side is accepted and kept.
@@ -251,7 +273,7 @@ class Namespace:
         want = {'established': 1, 'time_wait': 6, 'fin_wait2': 5, 'close_wait': 8}[how]
         ends = []
         for _ in range(n):
-            client, _ = self.client(local, remote, port, blocking=True)
+            client, _ = self.client(local, remote, port, blocking=True, bind_port=bind_port)
             name = client.getsockname()[:2]
             server = self.accept_peer(remote, port, name)
             server.settimeout(5)
@@ -269,14 +291,15 @@ class Namespace:
                     server.close()
                 else:
                     self.held.append(server)
-        self.built.add(tuple_key(local, remote, port))
+        # A client that bound first keeps its port in every state, TIME_WAIT included.
+        self.note_built(tup, n if bind_port else 0)
         # Loopback delivers at once, but wait for the kernel to say so before going on.
         remote_text = canon(remote)
         deadline = time.monotonic() + 10
         while True:
             states = proc_tcp_states()
             if all(states.get((ip, p, remote_text, port)) == want for ip, p in ends):
-                return
+                return {'ports': [p for _, p in ends]}
             if time.monotonic() > deadline:
                 raise ScenarioError(f'sockets of {tup} did not all reach state {want}')
             time.sleep(0.01)
@@ -365,7 +388,9 @@ class Namespace:
                'connect4': self.count_udp_connects(udp_to), 'ipv6OnlyPorts': len(ipv6_only_ports('udp'))}
         tcp_bind = {'bind4': self.count_binds(socket.SOCK_STREAM, '0.0.0.0'), 'bindDual': self.count_binds(socket.SOCK_STREAM, '::'),
                     'ipv6OnlyPorts': len(ipv6_only_ports('tcp'))}
-        reported = [{'local': t['local'], 'remote': t['remote'], 'remotePort': t['remotePort']} for t in report['tuples'] if t['protocol'] == 'tcp']
+        reported = [{'local': t['local'], 'remote': t['remote'], 'remotePort': t['remotePort'],
+                     'bindFirst': self.bind_first.get(tuple_key(t['local'], t['remote'], t['remotePort']), 0)}
+                    for t in report['tuples'] if t['protocol'] == 'tcp']
         fresh = [{'local': local, 'remote': remote, 'remotePort': port} for local, remote, port in fresh]
         # Each tuple alone, its sockets closed before the next (repeated: in an odd-sized
         # range the answer may differ per call).
@@ -403,9 +428,9 @@ class Namespace:
         elif op == 'listen':
             self.listen(s['at'])
         elif op == 'connect':
-            self.connect(s['tuple'], s['n'])
+            return self.connect(s['tuple'], s['n'])
         elif op == 'bindConnect':
-            self.connect(s['tuple'], s['n'], bind_port=True)
+            return self.connect(s['tuple'], s['n'], bind_port=True)
         elif op == 'bindPort':
             local, remote, port = s['tuple']
             self.need_listener(remote, port)
@@ -414,11 +439,13 @@ class Namespace:
             sock.settimeout(5)
             sock.connect((remote, port))
             self.held.append(sock)
+        elif op == 'rangeConnect':
+            return self.connect(s['tuple'], s['n'], local_range=True)
         elif op == 'unlisten':
             self.listeners.pop(self.need_listener(*s['at'])).close()
-        elif op in ('accepted', 'timeWait', 'finWait2', 'closeWait'):
-            how = {'accepted': 'established', 'timeWait': 'time_wait', 'finWait2': 'fin_wait2', 'closeWait': 'close_wait'}[op]
-            self.closing(s['tuple'], s['n'], how)
+        elif op in ('accepted', 'timeWait', 'finWait2', 'closeWait', 'bindTimeWait'):
+            how = {'accepted': 'established', 'timeWait': 'time_wait', 'finWait2': 'fin_wait2', 'closeWait': 'close_wait', 'bindTimeWait': 'time_wait'}[op]
+            return self.closing(s['tuple'], s['n'], how, bind_port=op == 'bindTimeWait')
         elif op == 'udp':
             self.udp(s['at'])
         elif op == 'udpConnect':
@@ -428,7 +455,7 @@ class Namespace:
             local, remote, port = s['tuple']
             n, sockets = self.count_connects(local, remote, port)
             self.held.extend(sockets)
-            self.built.add(tuple_key(local, remote, port))
+            self.note_built(s['tuple'], 0)
             return {'count': n}
         elif op == 'count':
             return {'count': self.count_released(*s['tuple'])}

@@ -44,7 +44,7 @@ test('status line, detail lines, one perfdata line', () => {
     'EPHEMERAL PORTS CRITICAL - worst tcp 10.9.9.9 -> 10.0.0.1:5432: 950/1000 ports used (95.0% > 90), 50 left\n' +
       '[CRITICAL] tcp 10.9.9.9 -> 10.0.0.1:5432: 950/1000 ports used (95.0% > 90), 50 left; ESTABLISHED 950\n' +
       '[OK] tcp 10.9.9.9 -> 10.0.0.2:5432: 10/1000 ports used (1.0%), 990 left; ESTABLISHED 10\n' +
-      '| worst_usage=95%;70;90;0;100 worst_used=950;;;0;1000 worst_remaining=50;;;0;1000 capacity=1000;;;0;1011 tuples=2;;;0 listening_ports=11;;;0 sockets_in_range=971;;;0 time_wait=0;;;0 bind_remaining=50;;;0;1011\n',
+      '| worst_usage=95%;70;90;0;100 worst_used=950;;;0;1000 worst_remaining=50;;;0;1000 capacity=1000;;;0;1011 tuples=2;;;0 listening_ports=11;;;0 sockets_in_range=971;;;0 time_wait=0;;;0 bind_remaining=50;;;0;1011 bind_taken=0;;;0;1011\n',
   );
 });
 
@@ -85,5 +85,5 @@ test('JSON carries the status, range, capacity and tuples worst first', () => {
   assert.deepEqual(json.range, { low: 40000, high: 41010, size: 1011, oddSized: true });
   assert.equal(json.capacity, 1000);
   assert.deepEqual(json.tuples.map((t: { remote: string; used: number }) => [t.remote, t.used]), [['10.0.0.2', 800], ['10.0.0.1', 10]]);
-  assert.deepEqual(Object.keys(json.tuples[0]).sort(), ['capacity', 'family', 'local', 'protocol', 'remaining', 'remote', 'remotePort', 'sockets', 'states', 'status', 'timeWaitReusable', 'usage', 'used'].sort());
+  assert.deepEqual(Object.keys(json.tuples[0]).sort(), ['capacity', 'family', 'local', 'protocol', 'remaining', 'remote', 'remotePort', 'sockets', 'states', 'status', 'timeWaitReusable', 'usage', 'used', 'bindTaken', 'optimisticRemaining'].sort());
 });

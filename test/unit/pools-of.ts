@@ -22,7 +22,10 @@ export interface TupleSpec {
   readonly local?: string;
   readonly remote: string;
   readonly remotePort: number;
-  /** ESTABLISHED sockets, each on its own port from the low end of the range up. */
+  /**
+   * ESTABLISHED sockets, each on its own port as connect() would pick them: the ports at an
+   * even offset from the low end first, then the odd ones (docs/kernel-model.md, Rule 9).
+   */
   readonly used: number;
 }
 
@@ -49,11 +52,19 @@ export function poolsOf(host: HostSpec): PoolReport {
   const b = builderFor(low, high, host.policy);
   const any = b.addresses.ipv4(0);
   for (let i = 0; i < listeners; i++) b.tcp(any, high - i, any, 0, TcpState.LISTEN, -1);
+  const connectOrder = [...connectParity(low, high - listeners), ...connectParity(low + 1, high - listeners)];
   for (const t of tuples) {
     const local = addressId(b.addresses, t.local ?? '10.0.0.1');
     const remote = addressId(b.addresses, t.remote);
-    for (let i = 0; i < t.used; i++) b.tcp(local, low + i, remote, t.remotePort, TcpState.ESTABLISHED, -1);
+    for (let i = 0; i < t.used; i++) b.tcp(local, connectOrder[i], remote, t.remotePort, TcpState.ESTABLISHED, -1);
   }
   for (let i = 0; i < (udp ?? 0); i++) b.udp(low + i, UdpState.UNCONNECTED);
   return b.finish({ tcp: host.tcp ?? true, udp: udp !== null });
+}
+
+/** Every other port from `from` up to `to`: one parity of the range. */
+export function connectParity(from: number, to: number): number[] {
+  const ports: number[] = [];
+  for (let p = from; p <= to; p += 2) ports.push(p);
+  return ports;
 }

@@ -5,7 +5,7 @@ import { TcpState, UdpState } from '../../src/kernel/records';
 import type { Pool, PoolReport } from '../../src/pools/pool';
 import { NO_TUPLE, PoolBuilder, SEVERAL_TUPLES, timeWaitReusable } from '../../src/pools/pool-builder';
 import { PortSpace } from '../../src/pools/port-space';
-import { addressId } from './pools-of';
+import { addressId, connectParity } from './pools-of';
 
 const policy = { twReuse: 2, twReuseDelayMs: 1000, timestamps: 1 };
 const { ESTABLISHED, LISTEN, TIME_WAIT, SYN_SENT } = TcpState;
@@ -45,8 +45,10 @@ test('remaining = |C \\ X \\ O(T)|: listeners shrink every tuple, a tuple only l
   const b = builder();
   b.tcp('127.0.0.9', 40003, '0.0.0.0', 0, LISTEN, -1);
   b.tcp('::1', 40010, '::', 0, LISTEN, -1);
-  for (let p = 40020; p < 40070; p++) b.tcp('127.0.0.1', p, '127.0.0.2', 5432, ESTABLISHED, -1);
-  for (let p = 40020; p < 40030; p++) b.tcp('127.0.0.1', p, '127.0.0.3', 6379, SYN_SENT, -1);
+  // Ports as connect() picks them: at even offsets from the low end (Rule 9), reserved skipped.
+  const ports = connectParity(40020, 40198).filter((p) => p < 40100 || p > 40109);
+  for (const p of ports.slice(0, 50)) b.tcp('127.0.0.1', p, '127.0.0.2', 5432, ESTABLISHED, -1);
+  for (const p of ports.slice(0, 10)) b.tcp('127.0.0.1', p, '127.0.0.3', 6379, SYN_SENT, -1);
   const r = b.finish({ tcp: true, udp: true });
   assert.equal(r.capacity, 200 - 10 - 2);
   const pg = pools(r).find((t) => t.remotePort === 5432)!;
@@ -195,4 +197,43 @@ test('a listener seen after sockets on its port (across families) takes the port
   assert.equal(r.capacity, 200 - 10 - 4);
   assert.equal(r.tcp!.sharedPorts, 0);
   assert.equal(r.tuples.timeWaitRecent[0], 0);
+});
+
+// bind() before connect(), told by the parity of port - low (docs/kernel-model.md, Rule 9).
+// Range 40000-40199, 40100-40109 reserved: 95 ports of connect()'s parity, 95 of bind()'s.
+
+test('bind parity: ports a tuple with connect parity left holds at odd offsets are lost to every tuple', () => {
+  const b = builder();
+  const even = connectParity(40000, 40198).filter((p) => p < 40100 || p > 40109);
+  const odd = connectParity(40001, 40199).filter((p) => p < 40100 || p > 40109);
+  for (const p of odd.slice(0, 30)) b.tcp('127.0.0.1', p, '127.0.0.2', 5000, ESTABLISHED, -1); // bound first
+  for (const p of even.slice(0, 40)) b.tcp('127.0.0.1', p, '127.0.0.2', 5000, ESTABLISHED, -1);
+  for (const p of even.slice(0, 10)) b.tcp('127.0.0.5', p, '127.0.0.3', 6379, ESTABLISHED, -1);
+  b.tcp('127.0.0.5', odd[30], '127.0.0.3', 6379, TIME_WAIT, 5000); // reusable-looking, bound first
+  const r = b.finish({ tcp: true, udp: false });
+  assert.deepEqual([r.optimisticCapacity, r.bind.taken, r.capacity], [190, 31, 159]);
+  const [db, cache] = pools(r);
+  // Its own bind()-taken ports count in its capacity and its use alike; remaining = |C \ X \ B \ O(T)|.
+  assert.deepEqual([db.bindTaken, db.capacity, db.used, db.remaining, db.optimisticRemaining], [30, 189, 70, 119, 120]);
+  assert.deepEqual([cache.bindTaken, cache.capacity, cache.used, cache.remaining, cache.timeWaitReusable], [1, 160, 11, 149, 0]);
+  assert.equal(r.tcp!.timeWaitReusable, 0);
+  assert.deepEqual(r.bind.binders.map(({ pool, ports }) => [pool.remotePort, ports]), [[5000, 30], [6379, 1]]);
+  assert.deepEqual([r.bind.binderTuples, r.bind.spilledTuples, r.bind.undecidable], [2, 0, 0]);
+});
+
+test('bind parity: a tuple that filled connect parity and spilled over claims no bind()', () => {
+  const b = builder();
+  const even = connectParity(40000, 40198).filter((p) => p < 40100 || p > 40109);
+  const odd = connectParity(40001, 40199).filter((p) => p < 40100 || p > 40109);
+  for (const p of [...even, ...odd.slice(0, 20)]) b.tcp('127.0.0.1', p, '127.0.0.2', 5000, ESTABLISHED, -1);
+  // On another address, bound first: ports it shares with the spilled tuple are bind()'s.
+  for (const p of odd.slice(15, 25)) b.tcp('127.0.0.5', p, '127.0.0.3', 6379, ESTABLISHED, -1);
+  const r = b.finish({ tcp: true, udp: false });
+  assert.deepEqual([r.bind.taken, r.bind.undecidable, r.capacity], [10, 15, 180]);
+  const [full, cache] = pools(r);
+  // The full tuple: 115 ports held, 5 of them in B already; nothing claimed for it.
+  assert.deepEqual([full.bindTaken, full.used, full.capacity, full.remaining], [0, 110, 180, 70]);
+  assert.deepEqual([cache.bindTaken, cache.remaining], [10, 180]);
+  assert.deepEqual(r.bind.spilled.map(({ pool, ports }) => [pool.remotePort, ports]), [[5000, 20]]);
+  assert.deepEqual(r.bind.binders.map(({ pool, ports }) => [pool.remotePort, ports]), [[6379, 10]]);
 });

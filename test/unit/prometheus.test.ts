@@ -55,7 +55,7 @@ test('one HELP, one TYPE gauge and plain samples per metric, no timestamps, pref
   assert.equal(value('check_state'), '2');
   assert.equal(value('worst_usage_ratio'), '0.95');
   assert.deepEqual([value('worst_used'), value('worst_remaining'), value('capacity'), value('tuples')], ['950', '50', '1000', '2']);
-  assert.deepEqual([value('listening_ports'), value('sockets_in_range'), value('time_wait'), value('bind_remaining'), value('udp_used')], ['10', '970', '0', '50', '3']);
+  assert.deepEqual([value('listening_ports'), value('sockets_in_range'), value('time_wait'), value('bind_remaining'), value('bind_taken'), value('udp_used')], ['10', '970', '0', '50', '0', '3']);
   assert.deepEqual([value('range_low'), value('range_high')], ['40000', '41009']);
   assert.deepEqual(f.get('ephemeral_ports_tuple_used')?.samples, [
     'ephemeral_ports_tuple_used{protocol="tcp",local="10.9.9.9",remote="10.0.0.1",remote_port="5432"} 950',
@@ -82,7 +82,7 @@ test('--top bounds the per-tuple series; --top 0 lists all', () => {
 test('figures not measured in this run are left out, HELP and TYPE too', () => {
   const r = report([], { tcp: false });
   const text = renderPrometheus(verdict(r, 5), { top: 5 });
-  for (const name of ['sockets_in_range', 'time_wait', 'bind_remaining']) assert.doesNotMatch(text, new RegExp(`ephemeral_ports_${name}`));
+  for (const name of ['sockets_in_range', 'time_wait', 'bind_remaining', 'bind_taken']) assert.doesNotMatch(text, new RegExp(`ephemeral_ports_${name}`));
   assert.match(text, /\nephemeral_ports_udp_used 3\n/);
   const none = renderPrometheus(verdict(report([], { udp: false }), 5), { top: 5 });
   assert.doesNotMatch(none, /udp_used|tuple_/, 'no pool listed: no per-tuple families');

@@ -83,19 +83,19 @@ test('perfdata: fixed label set, thresholds as plain numbers, per-tuple only on 
   const r = report([tcp('10.0.0.5', 5432, 500)]);
   const v = verdictOf(r, th('~:70', '@95:100', 30));
   const labels = v.perfdata.map((p) => p.label);
-  assert.deepEqual(labels, ['worst_usage', 'worst_used', 'worst_remaining', 'capacity', 'tuples', 'listening_ports', 'sockets_in_range', 'time_wait', 'bind_remaining', 'udp_used']);
+  assert.deepEqual(labels, ['worst_usage', 'worst_used', 'worst_remaining', 'capacity', 'tuples', 'listening_ports', 'sockets_in_range', 'time_wait', 'bind_remaining', 'bind_taken', 'udp_used']);
   assert.equal(new Set(labels.map((l) => l.slice(0, 19))).size, labels.length);
   const usage = v.perfdata[0];
   assert.deepEqual([usage.warn, usage.crit, usage.uom], [70, undefined, '%']);
   assert.equal(v.perfdata[2].warn, 30);
   const withTuples = verdictOf(r, th(), all, 5);
-  assert.deepEqual(withTuples.perfdata.slice(10).map((p) => [p.label.replace(/^t_[0-9a-f]{8}_/, 't_H_'), p.value, p.max]), [['t_H_10_0_0_5_5432', 500, 1000]]);
+  assert.deepEqual(withTuples.perfdata.slice(11).map((p) => [p.label.replace(/^t_[0-9a-f]{8}_/, 't_H_'), p.value, p.max]), [['t_H_10_0_0_5_5432', 500, 1000]]);
 });
 
 test('per-tuple labels differ in their first 19 characters (RRD)', () => {
   const many = Array.from({ length: 300 }, (_, i) => tcp(`192.0.2.${i % 256}`, 5000 + (i >> 8), 1, `127.0.0.${i % 7}`));
   const r = report(many);
-  const labels = verdictOf(r, th(), all, Infinity).perfdata.slice(10).map((p) => p.label);
+  const labels = verdictOf(r, th(), all, Infinity).perfdata.slice(11).map((p) => p.label);
   assert.equal(labels.length, 300);
   assert.equal(new Set(labels.map((l) => l.slice(0, 19))).size, 300);
 });
