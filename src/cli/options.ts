@@ -32,6 +32,8 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { long: 'critical', short: 'c', arg: 'RANGE', fallback: '90', help: 'Nagios range for the worst usage in percent; CRITICAL when it alerts' },
   { long: 'warning-remaining', arg: 'N', help: 'also WARNING when a pool has fewer than N ports left' },
   { long: 'critical-remaining', arg: 'N', help: 'also CRITICAL when a pool has fewer than N ports left' },
+  { long: 'warning-churn', arg: 'FACTOR', help: 'also WARNING when a TCP tuple could not take FACTOR times its churn (its TIME_WAIT) before connect() fails, e.g. 3' },
+  { long: 'critical-churn', arg: 'FACTOR', help: 'also CRITICAL when a TCP tuple could not take FACTOR times its churn, e.g. 1.5' },
   { long: 'tcp', help: 'check TCP tuples (default: TCP and UDP)' },
   { long: 'udp', help: 'check the host-wide UDP pool (default: TCP and UDP)' },
   { long: 'ipv4', short: '4', help: 'only IPv4 TCP tuples (IPv4-mapped IPv6 counts as IPv4)' },
@@ -144,6 +146,14 @@ function wholeNumber(text: string, option: string, max = Number.MAX_SAFE_INTEGER
   return n;
 }
 
+/** A churn factor: 1 would be today's churn, which always fits, so above 1. */
+function churnFactor(text: string | undefined, option: string): number | null {
+  if (text === undefined) return null;
+  const n = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(n > 1 && n <= 1_000_000)) throw new UsageError(`--${option} wants a factor above 1 (times today's churn), such as 1.5 or 3, not "${text}"`);
+  return n;
+}
+
 function range(text: string, option: string): Range {
   try {
     return Range.parse(text);
@@ -219,6 +229,8 @@ export function parseCommandLine(argv: readonly string[]): Options {
       critical: range(single('critical') as string, 'critical'),
       warningRemaining: optionalCount('warning-remaining'),
       criticalRemaining: optionalCount('critical-remaining'),
+      warningChurn: churnFactor(single('warning-churn'), 'warning-churn'),
+      criticalChurn: churnFactor(single('critical-churn'), 'critical-churn'),
     },
     selection: {
       tcp: both || flag('tcp'),
@@ -242,6 +254,7 @@ export function usageText(): string {
   // No "|" anywhere: this text follows an UNKNOWN status line, and consumers read a pipe
   // as the start of perfdata.
   return 'Usage: check_ephemeral_ports [-w RANGE] [-c RANGE] [--warning-remaining N] [--critical-remaining N]\n' +
+    '  [--warning-churn FACTOR] [--critical-churn FACTOR]\n' +
     '  [--tcp] [--udp] [-4] [-6] [--remote PREFIX]... [--remote-port PORT]... [--local PREFIX]...\n' +
     '  [--top N] [--tuple-perfdata] [--format FORMAT] [--source SOURCE] [--proc DIR]\n' +
     '  [-t SECONDS] [-v]...\n' +
@@ -281,14 +294,20 @@ export function helpText(version: string): string {
     'are not listed at all. TIME_WAIT reuse needs timestamps on that very connection;',
     'only today\'s tcp_timestamps setting can be seen.',
     '',
+    'Churn: each connection our side closes holds its port 60 s in TIME_WAIT. Per TCP',
+    'tuple: closes/s (the last 60 s and 10 s, from the TIME_WAIT that holds a port), the',
+    'headroom factor (how many times that churn fits before connect() fails) and the',
+    'ceiling (the close rate the tuple can sustain). Fewer closes: reuse connections',
+    '(HTTP keep-alive, connection pools).',
+    '',
     usageText().trimEnd(),
     '',
     'Options:',
     ...rows,
     '',
     'RANGE is a Nagios range: 90 alerts above 90, 10: below 10, ~:90 above 90,',
-    '10:90 outside 10..90, @10:90 inside it. Exit codes: 0 OK, 1 WARNING, 2 CRITICAL,',
-    '3 UNKNOWN.',
+    '10:90 outside 10..90, @10:90 inside it. FACTOR is a number above 1: with 3, three',
+    'times today\'s churn must fit. Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.',
     '',
   ].join('\n');
 }

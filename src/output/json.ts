@@ -25,6 +25,12 @@ function poolJson({ pool, state }: Judged) {
     states: pool.states,
     timeWaitReusable: pool.timeWaitReusable,
     ...(pool.protocol === 'tcp' ? { bindTaken: pool.bindTaken, optimisticRemaining: pool.optimisticRemaining } : {}),
+    churn: pool.churn === null ? null : {
+      closesPerSecond: round(pool.churn.closesPerSecond),
+      closesPerSecondLast10s: round(pool.churn.closesPerSecondLast10s),
+      headroomFactor: pool.churn.headroomFactor === null ? null : round(pool.churn.headroomFactor),
+      ceilingPerSecond: round(pool.churn.ceilingPerSecond),
+    },
   };
 }
 
@@ -46,6 +52,8 @@ export function renderJson(v: Verdict, o: { top: number; settings: KernelSetting
       critical: v.thresholds.critical.toString(),
       warningRemaining: v.thresholds.warningRemaining,
       criticalRemaining: v.thresholds.criticalRemaining,
+      warningChurn: v.thresholds.warningChurn,
+      criticalChurn: v.thresholds.criticalChurn,
     },
     kernel: { socketSource: o.source, tcpTwReuse: o.settings.twReuse, tcpTwReuseDelayMs: o.settings.twReuseDelayMs, tcpTimestamps: o.settings.timestamps, assumptions: o.settings.assumptions },
     tcp: report.tcp === null ? null : { socketsInRange: report.tcp.sockets, timeWait: report.tcp.timeWait, timeWaitReusable: report.tcp.timeWaitReusable, sharedPorts: report.tcp.sharedPorts },

@@ -4,11 +4,13 @@
  * text is replaced here, centrally, and the whole stays under 4 KB.
  */
 import type { KernelSettings } from '../kernel/proc-source';
+import { TIME_WAIT_LIFETIME_MS } from '../kernel/records';
+import { RECENT_CLOSES_MS } from '../pools/churn';
 import { formatPerfdata } from '../nagios/perfdata';
 import { State, stateName } from '../nagios/state';
 import type { PoolReport } from '../pools/pool';
 import type { Judged, Verdict } from '../verdict/verdict';
-import { headroom, poolName, summary } from './describe';
+import { churnText, headroom, poolName, summary } from './describe';
 import type { Failure } from './failure';
 
 /** Old NRPE and Nagios 3 cut at 4 KB; keep clear of it. */
@@ -51,7 +53,8 @@ export function renderTextFailure(failure: Failure): string {
 function detail(j: Judged): string {
   const reusable = j.pool.timeWaitReusable > 0 ? ` (${j.pool.timeWaitReusable} reusable now)` : '';
   const states = Object.entries(j.pool.states).map(([name, count]) => `${name} ${count}${name === 'TIME_WAIT' ? reusable : ''}`);
-  return `[${stateName(j.state)}] ${poolName(j.pool)}: ${headroom(j)}${states.length ? `; ${states.join(', ')}` : ''}`;
+  const churn = churnText(j);
+  return `[${stateName(j.state)}] ${poolName(j.pool)}: ${headroom(j)}${states.length ? `; ${states.join(', ')}` : ''}${churn === null ? '' : `; ${churn}`}`;
 }
 
 function count(n: number, what: string): string {
@@ -94,6 +97,9 @@ function bindDoubts(report: PoolReport): string[] {
   return lines;
 }
 
+/** What to change when a tuple alerts on its churn. */
+const CHURN_FIX = `fix for churn: reuse connections (HTTP keep-alive, a connection pool) instead of one per request: each close holds its port ${TIME_WAIT_LIFETIME_MS / 1000} s in TIME_WAIT`;
+
 function verboseLines(v: Verdict, o: TextOptions): string[] {
   const { report } = v;
   const { space, tcp, bind } = report;
@@ -109,6 +115,11 @@ function verboseLines(v: Verdict, o: TextOptions): string[] {
       ...bindDoubts(report),
       `TIME_WAIT in range: ${tcp.timeWait}, ${tcp.timeWaitReusable} reusable now (tcp_tw_reuse=${s.twReuse}${s.twReuse === 2 ? ' loopback only' : ''}, tcp_timestamps=${s.timestamps}, delay ${s.twReuseDelayMs} ms)`,
     );
+  }
+  if (tcp !== null) {
+    const life = TIME_WAIT_LIFETIME_MS / 1000;
+    const recent = RECENT_CLOSES_MS / 1000;
+    lines.push(`churn: closes/s = TIME_WAIT holding a port / ${life} s (last ${recent} s: those younger / ${recent} s); headroom = how many times that churn fits before connect() fails; ceiling = the close rate it can sustain (each close holds a port ${life} s)`);
   }
   if (space.oddSized) lines.push('the range holds an odd number of ports: connect() scans an even count per call, so a tuple may reach one port fewer (give the range endpoints of different parity)');
   lines.push(...s.assumptions);
@@ -126,10 +137,11 @@ export function renderText(v: Verdict, o: TextOptions): string {
   const listed = o.top === 0 ? v.judged : v.judged.slice(0, o.top);
   const tuples = listed.map(detail);
   const wanted = [...tuples, ...(o.verbose > 0 ? verboseLines(v, o) : [])].map(clean);
-  // The bind() line follows the tuples and is never cut: it names a cause and its fix.
+  // The bind() and churn lines follow the tuples and are never cut: each names a cause and its fix.
   const bind = bindLine(v.report);
-  const bindText = bind === null ? [] : [clean(bind)];
-  let budget = MAX_BYTES - Buffer.byteLength(status) - Buffer.byteLength(perf) - 80 - bindText.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
+  const churnFix = v.judged.some((j) => j.reason?.metric === 'churn') ? CHURN_FIX : null;
+  const fixText = [bind, churnFix].filter((line): line is string => line !== null).map(clean);
+  let budget = MAX_BYTES - Buffer.byteLength(status) - Buffer.byteLength(perf) - 80 - fixText.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
   const body: string[] = [];
   for (const line of wanted) {
     budget -= Buffer.byteLength(line) + 1;
@@ -137,7 +149,7 @@ export function renderText(v: Verdict, o: TextOptions): string {
     body.push(line);
   }
   const shownTuples = Math.min(tuples.length, body.length);
-  body.splice(shownTuples, 0, ...bindText);
+  body.splice(shownTuples, 0, ...fixText);
   const left = v.selected - shownTuples;
   if (left > 0) body.push(`... ${left} more not shown${o.top === 0 ? ' (output kept under 4 KB)' : ' (--top 0 lists all)'}`);
   return [status, ...body, perf].join('\n') + '\n';

@@ -42,6 +42,8 @@ export const GAUGES: readonly Gauge[] = [
   { name: 'time_wait', help: 'TCP sockets in the range in TIME_WAIT.', value: perf('time_wait') },
   { name: 'bind_remaining', help: 'In-range ports no TCP socket holds: what is left for clients that bind() before connect().', value: perf('bind_remaining') },
   { name: 'bind_taken', help: 'In-range ports clients took with bind() before connect(), told by their parity: lost to every tuple.', value: perf('bind_taken') },
+  { name: 'worst_closes_per_second', help: 'Connections the worst TCP tuple closed per second over the last 60 s (its TIME_WAIT that holds a port, over 60 s).', value: perf('worst_close_rate') },
+  { name: 'worst_churn_headroom_factor', help: 'How many times its current churn the worst TCP tuple can take before connect() fails; absent when it has no TIME_WAIT holding a port.', value: perf('worst_churn_headroom') },
   { name: 'udp_used', help: 'In-range ports held by UDP sockets: one host-wide pool.', value: perf('udp_used') },
   { name: 'range_low', help: 'First port of net.ipv4.ip_local_port_range.', value: (v) => v.report.space.low },
   { name: 'range_high', help: 'Last port of net.ipv4.ip_local_port_range.', value: (v) => v.report.space.high },

@@ -15,6 +15,7 @@
  */
 import { AddressTable } from '../kernel/address-table';
 import { TcpState, UdpState, type SocketSink } from '../kernel/records';
+import { RECENT_CLOSES_MS } from './churn';
 import { usagePercent, type PoolReport } from './pool';
 import type { PortSpace } from './port-space';
 import { TuplePortsFound, TupleTable } from './tuple-table';
@@ -25,9 +26,6 @@ export interface TimeWaitPolicy {
   readonly twReuseDelayMs: number;
   readonly timestamps: number;
 }
-
-/** What TupleTable.timeWaitRecent counts: TIME_WAIT younger than this. */
-export const RECENT_TIME_WAIT_MS = 10_000;
 
 /** portTuple values besides a tuple id. */
 export const NO_TUPLE = -1;
@@ -97,7 +95,7 @@ export class PoolBuilder implements SocketSink {
       const { addresses } = this;
       reusable = timeWaitReusable(this.policy, addresses.isLoopback(local) || addresses.isLoopback(remote), timeWaitAgeMs);
       if (reusable) this.timeWaitReused++;
-      else if (timeWaitAgeMs < RECENT_TIME_WAIT_MS) recent = RECENT;
+      else if (timeWaitAgeMs < RECENT_CLOSES_MS) recent = RECENT;
     }
     // The accepted side of a connection to an in-range listener: the port is in X already.
     if (this.listening[localPort] !== 0) return;
@@ -222,6 +220,7 @@ export class PoolBuilder implements SocketSink {
             timeWaitReusable: 0,
             bindTaken: 0,
             optimisticRemaining: space.size - udpUsed,
+            churn: null,
           }
         : null,
       tcp: read.tcp

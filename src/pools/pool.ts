@@ -1,4 +1,5 @@
 import type { Family } from '../kernel/address';
+import type { Churn } from './churn';
 import type { TupleTable } from './tuple-table';
 
 /**
@@ -31,6 +32,8 @@ export interface Pool {
   readonly bindTaken: number;
   /** What is left if connect() chose every port: |C \ X \ O(T)|. */
   readonly optimisticRemaining: number;
+  /** How fast a TCP tuple turns over and how much more it can take; null for the UDP pool. */
+  readonly churn: Churn | null;
 }
 
 /** A tuple and how many ports the finding is about. */

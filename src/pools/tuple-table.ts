@@ -7,6 +7,7 @@
  */
 import type { AddressTable } from '../kernel/address-table';
 import { TCP_STATE_NAMES, TcpState } from '../kernel/records';
+import { churnOf } from './churn';
 import { usagePercent, type Pool, type TuplePorts } from './pool';
 
 const INITIAL = 256;
@@ -55,7 +56,7 @@ export class TupleTable {
   heldOddOffset = new Uint32Array(INITIAL);
   /** Reusable-looking TIME_WAITs at an odd offset: a bind()-made port is never reused. */
   reusableOddOffset = new Uint32Array(INITIAL);
-  /** TIME_WAIT sockets that hold their port (not reusable) and are younger than RECENT_MS. */
+  /** TIME_WAIT sockets that hold their port (not reusable) and are younger than RECENT_CLOSES_MS (churn.ts). */
   timeWaitRecent = new Uint32Array(INITIAL);
   /** Set once every socket is read (settle): what the parity says, per tuple (bind-parity.ts). */
   private bound: Bound | null = null;
@@ -102,6 +103,15 @@ export class TupleTable {
     return this.bound === null ? 0 : this.bound.bindTaken[t];
   }
 
+  /**
+   * TIME_WAIT sockets that hold their port: the tuple's churn (docs/kernel-model.md, "Churn").
+   * A reusable-looking one whose port bind() took is never reused: it holds its port too.
+   */
+  timeWaitHeld(t: number): number {
+    const bindTaken = this.bindTaken(t);
+    return this.timeWait[t] - this.reusable[t] + (bindTaken === 0 ? 0 : bindTaken - this.heldOddOffset[t]);
+  }
+
   /** |O(T) \ B|: what a tuple holds that is not in B already; remaining = capacity - this. */
   unbound(t: number): number {
     return this.bound === null ? this.held[t] : this.bound.unbound[t];
@@ -140,9 +150,10 @@ export class TupleTable {
       sockets: this.sockets(t),
       states,
       // Those whose port bind() took are never reused: they are counted in bindTaken.
-      timeWaitReusable: this.reusable[t] - (bindTaken === 0 ? 0 : bindTaken - this.heldOddOffset[t]),
+      timeWaitReusable: this.timeWait[t] - this.timeWaitHeld(t),
       bindTaken,
       optimisticRemaining: Math.max(0, optimisticCapacity - this.held[t]),
+      churn: churnOf(capacity - unbound, this.timeWaitHeld(t), this.timeWaitRecent[t]),
     };
   }
 

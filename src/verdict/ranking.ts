@@ -6,7 +6,8 @@
 import type { Pool, PoolReport } from '../pools/pool';
 import type { TupleTable } from '../pools/tuple-table';
 import { filtersTuples, TupleFilter, type Selection } from './selection';
-import { judge, judgeHeadroom, worstFirst, type Judged, type Thresholds } from './verdict';
+import { churnState, judge, judgeHeadroom, worstFirst, type Judged, type Thresholds } from './verdict';
+import { headroomFactor } from '../pools/churn';
 import { usagePercent } from '../pools/pool';
 
 export interface Ranked {
@@ -44,6 +45,7 @@ export function comparePortText(a: number, b: number): number {
  */
 class TupleOrder {
   private readonly stateByUsed: Int8Array;
+  private readonly churn: boolean;
 
   constructor(
     private readonly tuples: TupleTable,
@@ -51,6 +53,7 @@ class TupleOrder {
     private readonly thresholds: Thresholds,
   ) {
     this.stateByUsed = new Int8Array(capacity + 1).fill(-1);
+    this.churn = thresholds.warningChurn !== null || thresholds.criticalChurn !== null;
   }
 
   unbound(t: number): number {
@@ -58,16 +61,21 @@ class TupleOrder {
   }
 
   /**
-   * Judged once per distinct count of ports used, not once per tuple, for the tuples whose
-   * clients bound nothing (nearly all); the others each on their own.
+   * Usage and remaining judged once per distinct count of ports used, not once per tuple,
+   * for the tuples whose clients bound nothing (nearly all); the others each on their own.
+   * The churn thresholds, when given, per tuple from two of its counters.
    */
   state(t: number, unbound: number): number {
     const { capacity } = this;
     const bound = this.tuples.bindTaken(t);
-    if (bound > 0) return judgeHeadroom(usagePercent(unbound + bound, capacity + bound), capacity - unbound, this.thresholds).state;
-    let state = this.stateByUsed[unbound];
-    if (state === -1) state = this.stateByUsed[unbound] = judgeHeadroom(usagePercent(unbound, capacity), capacity - unbound, this.thresholds).state;
-    return state;
+    let state: number;
+    if (bound > 0) state = judgeHeadroom(usagePercent(unbound + bound, capacity + bound), capacity - unbound, null, this.thresholds).state;
+    else {
+      state = this.stateByUsed[unbound];
+      if (state === -1) state = this.stateByUsed[unbound] = judgeHeadroom(usagePercent(unbound, capacity), capacity - unbound, null, this.thresholds).state;
+    }
+    if (!this.churn) return state;
+    return Math.max(state, churnState(headroomFactor(capacity - unbound, this.tuples.timeWaitHeld(t)), this.thresholds));
   }
 
   /** Negative when tuple a ranks before (is worse than) tuple b. */

@@ -5,6 +5,7 @@
 import { State } from '../nagios/state';
 import type { Perfdata } from '../nagios/perfdata';
 import type { Range } from '../nagios/range';
+import { churnOf } from '../pools/churn';
 import { usagePercent, type Pool, type PoolReport } from '../pools/pool';
 import type { Ranked } from './ranking';
 
@@ -15,13 +16,16 @@ export interface Thresholds {
   /** Alert also when fewer than this many ports are left. */
   readonly warningRemaining: number | null;
   readonly criticalRemaining: number | null;
+  /** Alert also when a tuple's churn headroom is below this factor (it could not take that many times its churn). */
+  readonly warningChurn: number | null;
+  readonly criticalChurn: number | null;
 }
 
 export interface Judged {
   readonly pool: Pool;
   readonly state: State;
-  /** What alerted and how, e.g. usage "> 90" or remaining "< 20"; null when OK. */
-  readonly reason: { readonly metric: 'usage' | 'remaining'; readonly violation: string } | null;
+  /** What alerted and how, e.g. usage "> 90", remaining "< 20", churn (headroom) "< 2"; null when OK. */
+  readonly reason: { readonly metric: 'usage' | 'remaining' | 'churn'; readonly violation: string } | null;
 }
 
 export interface Verdict {
@@ -43,19 +47,37 @@ export interface Verdict {
   readonly perfdata: readonly Perfdata[];
 }
 
-/** The state of a pool with this usage (percent) and this many ports left, and why. */
-export function judgeHeadroom(usage: number, remaining: number, t: Thresholds): Omit<Judged, 'pool'> {
+/**
+ * The state of a pool with this usage (percent), this many ports left and this churn
+ * headroom factor (null: no churn, which never alerts), and why.
+ */
+export function judgeHeadroom(usage: number, remaining: number, headroomFactor: number | null, t: Thresholds): Omit<Judged, 'pool'> {
   const byUsage = (range: Range) => ({ metric: 'usage' as const, violation: range.violation(usage) });
   const byRemaining = (least: number) => ({ metric: 'remaining' as const, violation: `< ${least}` });
+  const byChurn = (factor: number) => ({ metric: 'churn' as const, violation: `< ${factor}` });
+  const churn = churnState(headroomFactor, t);
   if (t.critical.alertsOn(usage)) return { state: State.CRITICAL, reason: byUsage(t.critical) };
   if (t.criticalRemaining !== null && remaining < t.criticalRemaining) return { state: State.CRITICAL, reason: byRemaining(t.criticalRemaining) };
+  if (churn === State.CRITICAL) return { state: State.CRITICAL, reason: byChurn(t.criticalChurn as number) };
   if (t.warning.alertsOn(usage)) return { state: State.WARNING, reason: byUsage(t.warning) };
   if (t.warningRemaining !== null && remaining < t.warningRemaining) return { state: State.WARNING, reason: byRemaining(t.warningRemaining) };
+  if (churn === State.WARNING) return { state: State.WARNING, reason: byChurn(t.warningChurn as number) };
   return { state: State.OK, reason: null };
 }
 
+/**
+ * What the churn thresholds alone say: alert when the tuple could not take FACTOR times its
+ * churn, i.e. its headroom factor is below FACTOR. Without churn there is nothing to multiply.
+ */
+export function churnState(headroomFactor: number | null, t: Thresholds): State {
+  if (headroomFactor === null) return State.OK;
+  if (t.criticalChurn !== null && headroomFactor < t.criticalChurn) return State.CRITICAL;
+  if (t.warningChurn !== null && headroomFactor < t.warningChurn) return State.WARNING;
+  return State.OK;
+}
+
 export function judge(pool: Pool, t: Thresholds): Judged {
-  return { pool, ...judgeHeadroom(pool.usage, pool.remaining, t) };
+  return { pool, ...judgeHeadroom(pool.usage, pool.remaining, pool.churn?.headroomFactor ?? null, t) };
 }
 
 export function worstFirst(a: Judged, b: Judged): number {
@@ -87,6 +109,7 @@ export function freshTuple(report: PoolReport): Pool {
     timeWaitReusable: 0,
     bindTaken: 0,
     optimisticRemaining: report.optimisticCapacity,
+    churn: churnOf(report.capacity, 0, 0),
   };
 }
 
@@ -99,7 +122,7 @@ export function decide(report: PoolReport, ranked: Ranked, thresholds: Threshold
   // tuples present, its headroom is never below theirs.
   const state = worst.state;
   return { state, judged, selected: ranked.selected, fresh, report, thresholds, perfdata: [
-    ...perfdata(report, worst.pool, ranked.selectedTuples, thresholds),
+    ...perfdata(report, worst.pool, judged.find((j) => j.pool.protocol === 'tcp')?.pool ?? fresh.pool, ranked.selectedTuples, thresholds),
     ...judged.filter((j) => j.pool.protocol === 'tcp').slice(0, tuplePerfdata).map(({ pool }) => ({ label: poolLabel(pool), value: pool.used, min: 0, max: pool.capacity })),
   ] };
 }
@@ -117,7 +140,8 @@ export function poolLabel(pool: Pool): string {
   return `t_${hash.toString(16).padStart(8, '0')}_${destination}`;
 }
 
-function perfdata(report: PoolReport, worst: Pool, selectedCount: number, t: Thresholds): Perfdata[] {
+/** @param worstTcp the worst TCP tuple (a new destination when none is selected): its churn */
+function perfdata(report: PoolReport, worst: Pool, worstTcp: Pool, selectedCount: number, t: Thresholds): Perfdata[] {
   const cap = worst.capacity;
   const items: Perfdata[] = [
     { label: 'worst_usage', value: worst.usage, uom: '%', warn: t.warning.perfdataValue(), crit: t.critical.perfdataValue(), min: 0, max: 100 },
@@ -134,6 +158,15 @@ function perfdata(report: PoolReport, worst: Pool, selectedCount: number, t: Thr
       { label: 'bind_remaining', value: report.tcp.bindStyle.remaining, min: 0, max: report.tcp.bindStyle.capacity },
       { label: 'bind_taken', value: report.bind.taken, min: 0, max: report.space.rangeSize },
     );
+    const churn = worstTcp.churn;
+    if (churn !== null) {
+      items.push({ label: 'worst_close_rate', value: churn.closesPerSecond, min: 0 });
+      // No counted TIME_WAIT, no factor: the label is left out (a gap in the graph), as
+      // no consumer reads Infinity, NaN or U.
+      if (churn.headroomFactor !== null) {
+        items.push({ label: 'worst_churn_headroom', value: churn.headroomFactor, warn: t.warningChurn ?? undefined, crit: t.criticalChurn ?? undefined, min: 0 });
+      }
+    }
   }
   if (report.udp !== null) items.push({ label: 'udp_used', value: report.udp.used, min: 0, max: report.udp.capacity });
   return items;

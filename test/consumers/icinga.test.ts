@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BUNDLE, ROOT, bundleMissing, runBundle, skipUnless } from '../helpers';
 import { ICINGA2, IcingaDaemon, compiledServices, icingaParsePerfdata, makeLayout, validate, type StoredCheckResult } from './icinga2';
-import { POOL_80, commandMissing, removeDir, scratchDir, splitNagiosOutput, writeProcTree } from './support';
+import { CHURN_175, POOL_80, commandMissing, removeDir, scratchDir, splitNagiosOutput, stableLabels, writeProcTree } from './support';
 
 const CONF = join(ROOT, 'icinga', 'ephemeral_ports.conf');
 const EXAMPLE = join(ROOT, 'icinga', 'services.conf.example');
@@ -41,6 +41,21 @@ function argumentBlock(conf: string, long: string): string | undefined {
     if (conf[i] === '}' && --depth === 0) return conf.slice(start, i + 1);
   }
   return undefined;
+}
+
+/**
+ * An argv as its options, each with its value, in a canonical order. Icinga sorts the
+ * arguments by their `order` alone with std::sort, which is not stable: beyond 16 arguments
+ * of equal order their sequence is scrambled. The plugin does not care about the order.
+ */
+function options(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const option = argv[i];
+    const value = argv[i + 1] !== undefined && !argv[i + 1].startsWith('-') ? argv[++i] : null;
+    out.push(value === null ? option : `${option} ${value}`);
+  }
+  return out.sort();
 }
 
 const varName = (long: string) => `ephemeral_ports_${long.replace(/-/g, '_')}`;
@@ -139,6 +154,9 @@ describe('a real Icinga 2 daemon running the bundle', { skip }, () => {
     cases.set('pool-80-critical', { vars: { proc, critical: 75 }, state: 2, exact: true });
     cases.set('pool-80-ok', { vars: { proc, warning: 85, critical: 95, verbose: true }, state: 0, exact: true });
     cases.set('pool-80-remaining', { vars: { proc, warning: 99, critical: 99, critical_remaining: 25 }, state: 2, exact: true });
+    const churn = writeProcTree(join(dir, 'proc-churn'), CHURN_175);
+    cases.set('churn-warning', { vars: { proc: churn, warning_churn: 2, critical_churn: 1.5 }, state: 1, exact: true });
+    cases.set('churn-critical', { vars: { proc: churn, warning_churn: 3, critical_churn: 2 }, state: 2, exact: true });
     cases.set('forced-warning', { vars: { warning: '@0:100' }, state: 1, exact: false });
     cases.set('forced-critical', { vars: { critical_remaining: 65535 }, state: 2, exact: false });
     cases.set('unknown', { vars: { proc: missing }, state: 3, exact: true });
@@ -146,20 +164,21 @@ describe('a real Icinga 2 daemon running the bundle', { skip }, () => {
       vars: {
         proc, remote: ['192.0.2.0/24', '198.51.100.7'], remote_port: [5432, '6432-6439'], local: ['127.0.0.0/8', '::1'],
         tcp: true, udp: false, ipv4: true, ipv6: false, top: 0, tuple_perfdata: true, verbose: 3, timeout: 5, format: 'nagios',
-        warning_remaining: 30, critical_remaining: 10,
+        warning_remaining: 30, critical_remaining: 10, warning_churn: 3, critical_churn: 1.5,
       },
       state: 1,
       exact: true,
-      argv: ['--critical', '90', '--critical-remaining', '10', '--format', 'nagios', '--ipv4', '--local', '127.0.0.0/8', '--local', '::1',
+      // Icinga writes a number with decimals as %f: 1.5 becomes 1.500000, read alike.
+      argv: ['--critical', '90', '--critical-churn', '1.500000', '--critical-remaining', '10', '--format', 'nagios', '--ipv4', '--local', '127.0.0.0/8', '--local', '::1',
         '--proc', proc, '--remote', '192.0.2.0/24', '--remote', '198.51.100.7', '--remote-port', '5432', '--remote-port', '6432-6439',
-        '--tcp', '--timeout', '5', '--top', '0', '--tuple-perfdata', '-vvv', '--warning', '70', '--warning-remaining', '30'],
+        '--tcp', '--timeout', '5', '--top', '0', '--tuple-perfdata', '-vvv', '--warning', '70', '--warning-churn', '3', '--warning-remaining', '30'],
     });
     // The example's apply rules, on the real /proc of this machine.
     cases.set('ephemeral-ports', { vars: {}, state: -1, exact: false, argv: ['--critical', '90', '--critical-remaining', '1000', '--warning', '70'] });
     cases.set('ephemeral-ports-db-pool', {
       vars: {}, state: 0, exact: false,
-      argv: ['--critical', '80', '--critical-remaining', '1000', '--remote', '198.51.100.0/28', '--remote', '192.0.2.7',
-        '--remote-port', '5432', '--remote-port', '6432', '--tcp', '--warning', '50', '--warning-remaining', '5000'],
+      argv: ['--critical', '80', '--critical-churn', '1.5', '--critical-remaining', '1000', '--remote', '198.51.100.0/28', '--remote', '192.0.2.7',
+        '--remote-port', '5432', '--remote-port', '6432', '--tcp', '--warning', '50', '--warning-churn', '3', '--warning-remaining', '5000'],
     });
 
     const layout = makeLayout(dir, { check_ephemeral_ports: BUNDLE }, { zones: false, extra: IcingaDaemon.runtimeObjects(dir) });
@@ -197,7 +216,7 @@ describe('a real Icinga 2 daemon running the bundle', { skip }, () => {
       const r = stored.get(`${host}!${name}`);
       assert.ok(r, `no stored result for ${name}`);
       assert.equal(r.command[0], join(dir, 'plugins', 'check_ephemeral_ports'));
-      if (c.argv) assert.deepEqual(r.command.slice(1), c.argv, name);
+      if (c.argv) assert.deepEqual(options(r.command.slice(1)), options(c.argv), name);
     }
     const argv = (n: string) => stored.get(`${host}!${n}`)!.command.slice(1);
     assert.deepEqual(argv('pool-80'), ['--critical', '90', '--proc', proc, '--warning', '70'], 'defaults from the CheckCommand vars');
@@ -226,7 +245,7 @@ describe('a real Icinga 2 daemon running the bundle', { skip }, () => {
         assert.equal(r.output.trimEnd(), direct.text.trimEnd(), `${name}: output`);
         assert.deepEqual(r.performance_data, direct.perfdata, `${name}: perfdata`);
       } else {
-        assert.deepEqual(r.performance_data.map((p) => p.split('=')[0]), direct.perfdata.map((p) => p.split('=')[0]), `${name}: perfdata labels`);
+        assert.deepEqual(stableLabels(r.performance_data), stableLabels(direct.perfdata), `${name}: perfdata labels`);
       }
       assert.ok(!r.output.includes('|'), `${name}: no perfdata left in the output`);
     }

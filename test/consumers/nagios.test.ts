@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { BUNDLE, FIXTURES, ROOT, runBundle, skipUnless } from '../helpers';
 import { NAGIOS4, NAGIOS_USER, NagiosCore, type StoredResult } from './nagios';
 import { CHECK_NRPE, NRPE, Nrpe, SHIPPED_PATH, SNIPPET, buildNrpeWithArgs, freePort, nrpePrerequisites, shippedCommand, snippetFor, stateWord } from './nrpe';
-import { removeDir, scratchDir, splitNagiosOutput, writeProcTree, type ProcTreeSpec } from './support';
+import { removeDir, scratchDir, splitNagiosOutput, stableLabels, writeProcTree, type ProcTreeSpec } from './support';
 
 const skip = skipUnless(nrpePrerequisites() || (existsSync(NAGIOS4) ? false : 'nagios4-core is not installed'));
 
@@ -221,7 +221,7 @@ describe('Nagios Core 4', { skip }, () => {
       const direct = runBundle(s.args());
       assert.equal(stored.state, direct.status, `${stored.pluginOutput}\n${direct.stdout}`);
       assert.equal(stateWord(stored.pluginOutput), STATES[stored.state], stored.pluginOutput);
-      assert.deepEqual(stored.perfdata.split(' ').map((p) => p.split('=')[0]), splitNagiosOutput(direct.stdout).perfdata.map((p) => p.split('=')[0]));
+      assert.deepEqual(stableLabels(stored.perfdata.split(' ')), stableLabels(splitNagiosOutput(direct.stdout).perfdata));
     });
   }
 });

@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { BUNDLE, ROOT, runBundle, skipUnless } from '../helpers';
 import { ICINGA2, IcingaDaemon, makeLayout, validate } from './icinga2';
 import { CHECK_NRPE, NRPE, Nrpe, buildNrpeWithArgs, freePort, nrpePrerequisites, nrpeUser, shippedCommand, snippetFor, stateWord } from './nrpe';
-import { POOL_80, commandMissing, removeDir, scratchDir, splitNagiosOutput, writeProcTree } from './support';
+import { POOL_80, commandMissing, removeDir, scratchDir, splitNagiosOutput, stableLabels, writeProcTree } from './support';
 
 const skip = skipUnless(nrpePrerequisites());
 
@@ -60,7 +60,7 @@ describe('NRPE', { skip }, () => {
     assert.equal(viaNrpe.status, direct.status, viaNrpe.stdout);
     const [a, b] = [splitNagiosOutput(viaNrpe.stdout), splitNagiosOutput(direct.stdout)];
     assert.equal(stateWord(a.firstLine), stateWord(b.firstLine), `${a.firstLine}\n${b.firstLine}`);
-    assert.deepEqual(a.perfdata.map((p) => p.split('=')[0]), b.perfdata.map((p) => p.split('=')[0]));
+    assert.deepEqual(stableLabels(a.perfdata), stableLabels(b.perfdata));
     console.log(`# via NRPE (exit ${viaNrpe.status}): ${a.firstLine}`);
   });
 
@@ -152,8 +152,7 @@ describe('NRPE', { skip }, () => {
     const direct = runBundle(shippedCommand('check_ephemeral_ports_db_pool'));
     assert.equal(pool.exit_status, direct.status);
     assert.equal(pool.output.trimEnd(), splitNagiosOutput(direct.stdout).text.trimEnd());
-    const labels = (perfdata: string[]) => perfdata.map((p) => p.split('=')[0]);
-    assert.deepEqual(labels(pool.performance_data), labels(splitNagiosOutput(direct.stdout).perfdata));
+    assert.deepEqual(stableLabels(pool.performance_data), stableLabels(splitNagiosOutput(direct.stdout).perfdata));
     const host = stored.get('db-client!ephemeral-ports')!;
     assert.equal(host.state, host.exit_status);
     assert.equal(stateWord(host.output), ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'][host.state], host.output);

@@ -66,7 +66,10 @@ function ours(samples: readonly Sample[]): Map<string, number> {
   return new Map(samples.filter((s) => s.name.startsWith('ephemeral_ports_')).map((s) => [seriesKey(s.name, s.labels), s.value]));
 }
 
-interface JsonPool { protocol: string; local: string; remote: string; remotePort: number | null; used: number; remaining: number; capacity: number }
+interface JsonPool {
+  protocol: string; local: string; remote: string; remotePort: number | null; used: number; remaining: number; capacity: number;
+  churn: { closesPerSecond: number; headroomFactor: number | null } | null;
+}
 
 /**
  * What --format prometheus must say, from the JSON of the same snapshot (run with --top 0,
@@ -93,6 +96,9 @@ function expectedFromJson(jsonText: string, top: number): Map<string, number> {
   put('time_wait', j.tcp.timeWait);
   put('bind_remaining', j.bindStyle.remaining);
   put('bind_taken', j.bindTaken);
+  const worstTcp: JsonPool = pools.find((p) => p.protocol === 'tcp') ?? j.newTuple;
+  put('worst_closes_per_second', worstTcp.churn?.closesPerSecond ?? NaN);
+  if (worstTcp.churn?.headroomFactor != null) put('worst_churn_headroom_factor', worstTcp.churn.headroomFactor);
   put('udp_used', (pools.find((p) => p.protocol === 'udp') as JsonPool).used);
   put('range_low', j.range.low);
   put('range_high', j.range.high);

@@ -12,7 +12,7 @@ import { copyFileSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BUNDLE, ROOT, bundleMissing, runBundle, skipUnless } from '../helpers';
-import { POOL_80, commandMissing, removeDir, scratchDir, writeProcTree } from './support';
+import { CHURN_175, POOL_80, commandMissing, removeDir, scratchDir, writeProcTree } from './support';
 
 interface SensuMetric { name: string; value: number }
 
@@ -166,12 +166,14 @@ describe('Sensu Go', { skip: skipUnless(bundleMissing() || commandMissing('tar',
       [['--proc', proc, '--tcp', '--remote', '192.0.2.0/24', '--tuple-perfdata', '--warning-remaining', '30', '--critical-remaining', '10'], 1],
       [['--udp'], -1],
       [['-w', '@0:100'], 1],
+      [['--proc', writeProcTree(join(dir, 'proc-churn'), CHURN_175), '--warning-churn', '3', '--critical-churn', '2'], 2],
     ];
     for (const [args, state] of runs) {
       const r = runBundle(args);
       if (state >= 0) assert.equal(r.status, state, `${args.join(' ')}: ${r.stdout}`);
       const metrics = assertSensuReadsIt(r.stdout, args.join(' '));
       if (args.includes('--tuple-perfdata') && args.includes(proc)) assert.ok(metrics.some((m) => /^t_[0-9a-f]{8}_192_0_2_10_5432$/.test(m.name) && m.value === 80));
+      if (args.includes('--critical-churn')) assert.ok(metrics.some((m) => m.name === 'worst_churn_headroom' && m.value === 1.75), JSON.stringify(metrics));
     }
     // UNKNOWN (bad arguments, unreadable /proc) carries no perfdata: Sensu logs "no metrics", nothing wrong is stored.
     const unknown = runBundle(['--proc', join(dir, 'missing')]);

@@ -38,6 +38,10 @@ export interface ProcTreeSpec {
    * clients) clients: none uses more than the first.
    */
   readonly tuples?: number;
+  /** TIME_WAIT sockets of the first tuple after its clients, 30 s old: churn. */
+  readonly timeWaits?: number;
+  /** net.ipv4.tcp_tw_reuse (default 2: these loopback TIME_WAITs would be reusable). */
+  readonly twReuse?: number;
 }
 
 /**
@@ -51,7 +55,7 @@ export function writeProcTree(dir: string, spec: ProcTreeSpec): string {
   const sys = (name: string, text: string) => writeFileSync(join(dir, 'sys/net/ipv4', name), `${text}\n`);
   sys('ip_local_port_range', `${spec.range[0]}\t${spec.range[1]}`);
   sys('ip_local_reserved_ports', '');
-  sys('tcp_tw_reuse', '2');
+  sys('tcp_tw_reuse', String(spec.twReuse ?? 2));
   sys('tcp_tw_reuse_delay', '1000');
   sys('tcp_timestamps', '1');
   const header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
@@ -65,6 +69,12 @@ export function writeProcTree(dir: string, spec: ProcTreeSpec): string {
       lines.push(`${String(sl).padStart(4)}: ${local} ${remote} 01 00000000:00000000 00:00000000 00000000  1000        0 ${70000 + sl} 1 0000000000000000 20 4 30 10 -1`);
     }
   }
+  // get_timewait4_sock's format: timer 3, 30 s (3000/100 s) left of 60 s.
+  for (let i = spec.clients; i < spec.clients + (spec.timeWaits ?? 0); i++) {
+    const local = `${procAddress('127.0.0.1')}:${hex(spec.range[0] + i, 4)}`;
+    const remote = `${procAddress(spec.remote)}:${hex(spec.remotePort, 4)}`;
+    lines.push(`${String(lines.length - 1).padStart(4)}: ${local} ${remote} 06 00000000:00000000 03:00000BB8 00000000     0        0 0 3 0000000000000000`);
+  }
   writeFileSync(join(dir, 'net/tcp'), `${lines.join('\n')}\n`);
   writeFileSync(join(dir, 'net/udp'), '   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n');
   return dir;
@@ -72,6 +82,18 @@ export function writeProcTree(dir: string, spec: ProcTreeSpec): string {
 
 /** The worst tuple 80 % used: WARNING with the defaults (70/90), the same on every host. */
 export const POOL_80: ProcTreeSpec = { range: [40000, 40099], remote: '192.0.2.10', remotePort: 5432, clients: 80 };
+
+/** 30 open and 40 TIME_WAIT of 100 ports: 70 % used (OK with the defaults), churn headroom (30 + 40) / 40 = 1.75. */
+export const CHURN_175: ProcTreeSpec = { range: [40000, 40099], remote: '192.0.2.10', remotePort: 5432, clients: 30, timeWaits: 40, twReuse: 0 };
+
+/**
+ * Perfdata labels that stay the same from run to run on a live host. `worst_churn_headroom`
+ * is left out whenever the worst tuple has no TIME_WAIT holding a port (it has no factor),
+ * so on a live host it comes and goes with the traffic.
+ */
+export function stableLabels(perfdata: readonly string[]): string[] {
+  return perfdata.map((p) => p.split('=')[0]).filter((label) => label !== 'worst_churn_headroom');
+}
 
 export interface NagiosOutput {
   readonly firstLine: string;

@@ -25,7 +25,7 @@ export type Step =
   | { op: 'bindPort'; tuple: Tuple; port: number }
   | { op: 'udp'; at: Endpoint }
   | { op: 'udpConnect'; to: Endpoint; n: number }
-  | { op: 'fill' | 'count'; tuple: Tuple }
+  | { op: 'fill' | 'count' | 'churn'; tuple: Tuple }
   | { op: 'sleep'; seconds: number }
   | { op: 'check'; args: string[] }
   | { op: 'verify'; fresh: Tuple[]; repeat?: number; mapped?: boolean };
@@ -53,6 +53,15 @@ export interface PoolJson {
   bindTaken?: number;
   /** TCP: what is left if every port came from connect() (the optimistic figure). */
   optimisticRemaining?: number;
+  /** Null for the UDP pool. */
+  churn: ChurnJson | null;
+}
+
+export interface ChurnJson {
+  closesPerSecond: number;
+  closesPerSecondLast10s: number;
+  headroomFactor: number | null;
+  ceilingPerSecond: number;
 }
 
 export interface ReportJson {
@@ -95,10 +104,13 @@ interface HostWideCounts {
   ipv6OnlyPorts: number;
 }
 
+/** A run of the bundle, with the monotonic times (s) it started and ended. */
+export type TimedRun = BundleRun & { ranFrom: number; ranTo: number };
+
 export interface Verified {
   /** The check with --source ss, and with --source proc on the same sockets. */
-  check: BundleRun & { report: ReportJson };
-  checkProc: BundleRun & { report: ReportJson };
+  check: TimedRun & { report: ReportJson };
+  checkProc: TimedRun & { report: ReportJson };
   /** |range \ reserved| as the kernel reads its sysctls back. */
   usablePorts: number;
   /** Tuple keys (`local remote port`) of the client sockets the scenario built. */
@@ -159,7 +171,18 @@ export function assertKernelAgrees(v: Verified, { oddRange = false } = {}): void
   assert.equal(v.checkProc.status, v.check.status, 'ss and /proc sources: exit code');
   assert.equal(report.kernel.socketSource, 'ss');
   assert.equal(v.checkProc.report.kernel.socketSource, 'proc');
-  const sameBut = (r: ReportJson) => ({ ...r, kernel: { ...r.kernel, socketSource: undefined } });
+  // One exception: /proc ran second, and reads ages to 10 ms where ss rounds them down to
+  // the second, so a TIME_WAIT may leave the last-10 s window in between, never join it.
+  const last10 = (r: ReportJson) => r.tuples.map((t) => t.churn?.closesPerSecondLast10s ?? null);
+  last10(v.checkProc.report).forEach((proc, i) => {
+    const ss = last10(report)[i];
+    assert.ok(proc === ss || (proc !== null && ss !== null && proc < ss), `ss and /proc sources: closes/s in the last 10 s of tuple ${i}: ${ss}, then ${proc}`);
+  });
+  const sameBut = (r: ReportJson) => ({
+    ...r,
+    kernel: { ...r.kernel, socketSource: undefined },
+    tuples: r.tuples.map((t) => ({ ...t, churn: t.churn && { ...t.churn, closesPerSecondLast10s: undefined } })),
+  });
   assert.deepEqual(sameBut(v.checkProc.report), sameBut(report), 'ss and /proc sources: the whole JSON');
   assert.equal(STATES[v.check.status ?? -1], report.status, 'exit code and JSON status');
   assert.equal(report.range.oddSized, oddRange);
@@ -270,8 +293,18 @@ export function verifications(results: unknown[]): Verified[] {
 }
 
 /** The results of the check steps, in order. */
-export function checkRuns(results: unknown[]): BundleRun[] {
-  return results.filter((r): r is BundleRun => typeof r === 'object' && r !== null && 'stdout' in r);
+export function checkRuns(results: unknown[]): TimedRun[] {
+  return results.filter((r): r is TimedRun => typeof r === 'object' && r !== null && 'stdout' in r);
+}
+
+/** The results of the timeWait steps, in order: monotonic times (s) around the closes. */
+export function timeWaitsMade(results: unknown[]): { madeFrom: number; madeTo: number }[] {
+  return results.filter((r): r is { madeFrom: number; madeTo: number } => typeof r === 'object' && r !== null && 'madeFrom' in r);
+}
+
+/** The results of the churn steps, in order. */
+export function churns(results: unknown[]): { absorbed: number; timeWaitAges: number[] }[] {
+  return results.filter((r): r is { absorbed: number; timeWaitAges: number[] } => typeof r === 'object' && r !== null && 'absorbed' in r);
 }
 
 /** The local ports each step that built client sockets got, in step order. */

@@ -13,7 +13,11 @@ parent's namespace) and writes a scenario as JSON on stdin:
 
 It brings lo up, runs the steps in order and prints {"results": [...]} on stdout, one
 entry per step: null for steps that only build, {"ports": [...]} (the local ports they
-got, in order) for steps that build client sockets. Addresses must be loopback (127/8, ::1,
+got, in order) for steps that build client sockets; timeWait and bindTimeWait add
+{madeFrom, madeTo}. Times (madeFrom/madeTo, ranFrom/ranTo) are CLOCK_MONOTONIC seconds, the
+clock the kernel's timers follow: a TIME_WAIT made between madeFrom and madeTo is, to a
+check run between ranFrom and ranTo, between ranFrom - madeTo and ranTo - madeFrom seconds
+old. Addresses must be loopback (127/8, ::1,
 ::ffff:127.x); UDP sockets may also bind a wildcard, which in a lo-only namespace is the same.
 
 Steps (a tuple is [local, remote, remote port]; `at` and `to` are [address, port]):
@@ -31,9 +35,13 @@ Steps (a tuple is [local, remote, remote port]; `at` and `to` are [address, port
                          whole ip_local_port_range (which turns connect()'s parity off)
   udp {at}, udpConnect {to, n}   a bound UDP socket; n unbound ones connect()ed
   fill {tuple}           connect until the kernel refuses, keeping the sockets -> {count}
+  churn {tuple}          one more connection at a time, each closed into TIME_WAIT, until
+                         connect() refuses -> {absorbed, timeWaitAges}: how many TIME_WAITs
+                         the tuple took on, and the ages (ms, from /proc) of all its
+                         TIME_WAITs at the end
   count {tuple}          the same, closing them again -> {count}
   sleep {seconds}
-  check {args}           run the bundle -> {status, stdout, stderr}
+  check {args}           run the bundle -> {status, stdout, stderr, ranFrom, ranTo}
   verify {fresh, repeat?, mapped?}   run the bundle with --format json --top 0, then count
                          what the kernel still allows for every pool it reports (below)
 
@@ -55,6 +63,7 @@ import os
 import resource
 import socket
 import struct
+import select
 import subprocess
 import sys
 import time
@@ -102,6 +111,16 @@ def tuple_key(local, remote, port):
     return f'{plain(local)} {plain(remote)} {port}'
 
 
+def established(sock):
+    """Whether a TCP socket is ESTABLISHED: tcpi_state, the first byte of TCP_INFO."""
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] == 1
+
+
+def peer_of(sock):
+    address = sock.getpeername()
+    return plain(address[0]), address[1]
+
+
 def close_reset(sock):
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
@@ -120,13 +139,15 @@ def write_sysctl(name, value):
         f.write(str(value))
 
 
+def hex_address(hex_text):
+    """An address as /proc/net prints it: 32-bit words in host byte order."""
+    words = [int(hex_text[i:i + 8], 16) for i in range(0, len(hex_text), 8)]
+    raw = b''.join(struct.pack('=I', w) for w in words)
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+
+
 def proc_sockets(protocol):
     """(local ip, local port, remote ip, remote port, state) of each line of /proc/net/<protocol>{,6}."""
-    def address(hex_text):
-        words = [int(hex_text[i:i + 8], 16) for i in range(0, len(hex_text), 8)]
-        raw = b''.join(struct.pack('=I', w) for w in words)
-        return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
-
     for table in (f'/proc/net/{protocol}', f'/proc/net/{protocol}6'):
         with open(table) as f:
             next(f)
@@ -134,7 +155,30 @@ def proc_sockets(protocol):
                 fields = line.split()
                 lip, lport = fields[1].split(':')
                 rip, rport = fields[2].split(':')
-                yield address(lip), int(lport, 16), address(rip), int(rport, 16), int(fields[3], 16)
+                yield hex_address(lip), int(lport, 16), hex_address(rip), int(rport, 16), int(fields[3], 16)
+
+
+def proc_time_wait_ages(local, remote, port):
+    """Ages in ms of the TIME_WAIT sockets of tuple (local, remote, port), IPv4-mapped folded,
+    from the timer of /proc/net/tcp{,6}: `tr:when`, timer 3, `when` = 1/100 s left of 60 s."""
+    want = (plain(local), plain(remote), port)
+    ages = []
+    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if int(fields[3], 16) != 6:
+                    continue
+                lip, _ = fields[1].split(':')
+                rip, rport = fields[2].split(':')
+                if (plain(hex_address(lip)), plain(hex_address(rip)), int(rport, 16)) != want:
+                    continue
+                timer, when = fields[5].split(':')
+                if int(timer, 16) != 3:
+                    raise ScenarioError(f'TIME_WAIT with timer {timer}: {line.strip()}')
+                ages.append(60_000 - int(when, 16) * 10)
+    return sorted(ages)
 
 
 def proc_tcp_states():
@@ -246,23 +290,38 @@ class Namespace:
         self.bind_first[key] = self.bind_first.get(key, 0) + bind_first
 
     def accept_peer(self, remote, port, peer):
-        """The server side of the connection from peer, set aside others met on the way."""
+        """The server side of the live connection from peer, set aside others met on the way.
+
+        A peer address comes back once its old connection is gone (counted sockets are
+        reset, churn reuses TIME_WAIT), so an accepted socket no longer ESTABLISHED is
+        dropped rather than mistaken for the new connection."""
         key = self.need_listener(remote, port)
         listener = self.listeners[key]
         listener.settimeout(5)
         peer = (plain(peer[0]), peer[1])
+        found, kept = None, []
         for sock in self.accepted.setdefault(key, []):
-            if (plain(sock.getpeername()[0]), sock.getpeername()[1]) == peer:
-                self.accepted[key].remove(sock)
-                return sock
+            if not established(sock):
+                sock.close()
+            elif found is None and peer_of(sock) == peer:
+                found = sock
+            else:
+                kept.append(sock)
+        self.accepted[key] = kept
+        if found is not None:
+            return found
         while True:
-            sock, address = listener.accept()
-            if (plain(address[0]), address[1]) == peer:
+            sock, _ = listener.accept()
+            if not established(sock):
+                sock.close()
+            elif peer_of(sock) == peer:
                 return sock
-            self.accepted[key].append(sock)
+            else:
+                kept.append(sock)
 
     def closing(self, tup, n, how, bind_port=False):
         """n connections of tup, closed so that the client side ends in a given state.
+        Returns {ports, madeFrom, madeTo}: the client ports, and monotonic times around the closes.
 
         established: nobody closes; the server side is accepted and kept.
         time_wait: client closes first, the server reads the FIN, then closes.
@@ -270,39 +329,75 @@ class Namespace:
         close_wait: the server closes, the client never does.
         """
         local, remote, port = tup
-        want = {'established': 1, 'time_wait': 6, 'fin_wait2': 5, 'close_wait': 8}[how]
         ends = []
+        before = time.monotonic()
         for _ in range(n):
             client, _ = self.client(local, remote, port, blocking=True, bind_port=bind_port)
-            name = client.getsockname()[:2]
-            server = self.accept_peer(remote, port, name)
-            server.settimeout(5)
-            ends.append((canon(name[0]), name[1]))
-            if how == 'established':
-                self.held.extend((client, server))
-            elif how == 'close_wait':
-                server.close()
-                self.held.append(client)
-            else:
-                client.close()
-                if server.recv(1) != b'':
-                    raise ScenarioError('the server read data instead of the FIN')
-                if how == 'time_wait':
-                    server.close()
-                else:
-                    self.held.append(server)
+            ends.append(self.end_connection(client, remote, port, how))
         # A client that bound first keeps its port in every state, TIME_WAIT included.
         self.note_built(tup, n if bind_port else 0)
-        # Loopback delivers at once, but wait for the kernel to say so before going on.
-        remote_text = canon(remote)
+        self.wait_states(tup, ends, how)
+        return {'ports': [p for _, p in ends], 'madeFrom': before, 'madeTo': time.monotonic()}
+
+    def end_connection(self, client, remote, port, how):
+        """Accepts the server side of a connected client and closes as `how` (see closing);
+        returns the client's (address, port)."""
+        name = client.getsockname()[:2]
+        server = self.accept_peer(remote, port, name)
+        server.settimeout(5)
+        if how == 'established':
+            self.held.extend((client, server))
+        elif how == 'close_wait':
+            server.close()
+            self.held.append(client)
+        else:
+            client.close()
+            if server.recv(1) != b'':
+                raise ScenarioError('the server read data instead of the FIN')
+            if how == 'time_wait':
+                server.close()
+            else:
+                self.held.append(server)
+        return canon(name[0]), name[1]
+
+    def wait_states(self, tup, ends, how):
+        """Loopback delivers at once, but wait for the kernel to say so before going on."""
+        want = {'established': 1, 'time_wait': 6, 'fin_wait2': 5, 'close_wait': 8}[how]
+        remote_text = canon(tup[1])
         deadline = time.monotonic() + 10
         while True:
             states = proc_tcp_states()
-            if all(states.get((ip, p, remote_text, port)) == want for ip, p in ends):
-                return {'ports': [p for _, p in ends]}
+            if all(states.get((ip, p, remote_text, tup[2])) == want for ip, p in ends):
+                return
             if time.monotonic() > deadline:
                 raise ScenarioError(f'sockets of {tup} did not all reach state {want}')
             time.sleep(0.01)
+
+    def churn(self, tup):
+        """More churn on tup: one connection at a time, each closed into TIME_WAIT (client
+        first), until connect() refuses with EADDRNOTAVAIL. Every other error is a failure."""
+        local, remote, port = tup
+        self.need_listener(remote, port)
+        ends = []
+        while True:
+            if len(ends) >= MAX_SOCKETS_PER_COUNT:
+                raise ScenarioError('churn ran past MAX_SOCKETS_PER_COUNT')
+            client, code = self.client(local, remote, port, blocking=False)
+            if code == errno.EADDRNOTAVAIL:
+                client.close()
+                break
+            if code not in (0, errno.EINPROGRESS):
+                client.close()
+                raise ScenarioError(f'connect {local} -> {remote}:{port}: {errno.errorcode.get(code, code)}')
+            select.select([], [client], [], 5)  # the handshake: at once on loopback
+            failed = client.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if failed:
+                raise ScenarioError(f'connect {local} -> {remote}:{port}: {errno.errorcode.get(failed, failed)}')
+            client.setblocking(True)
+            ends.append(self.end_connection(client, remote, port, 'time_wait'))
+        self.wait_states(tup, ends, 'time_wait')
+        self.note_built(tup, 0)
+        return {'absorbed': len(ends), 'timeWaitAges': proc_time_wait_ages(local, remote, port)}
 
     def udp(self, at):
         host, port = at
@@ -366,8 +461,9 @@ class Namespace:
         return count_sockets(lambda: socket.socket(family_of(to[0]), socket.SOCK_DGRAM), lambda sock: sock.connect(tuple(to)), errno.EAGAIN)
 
     def run_check(self, args):
+        ran_from = time.monotonic()
         r = subprocess.run([self.bundle, *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
-        return {'args': args, 'status': r.returncode, 'stdout': r.stdout, 'stderr': r.stderr}
+        return {'args': args, 'status': r.returncode, 'stdout': r.stdout, 'stderr': r.stderr, 'ranFrom': ran_from, 'ranTo': time.monotonic()}
 
     def count_released(self, local, remote, port):
         """count_connects, its sockets closed again."""
@@ -408,8 +504,8 @@ class Namespace:
         for sock in kept:
             close_reset(sock)
         return {
-            'check': {'status': check['status'], 'stderr': check['stderr'], 'report': report},
-            'checkProc': {'status': check_proc['status'], 'stderr': check_proc['stderr'], 'report': json.loads(check_proc['stdout'])},
+            'check': {**check, 'report': report},
+            'checkProc': {**check_proc, 'report': json.loads(check_proc['stdout'])},
             'usablePorts': len(usable_ports()),
             'built': sorted(self.built),
             'tuples': reported,
@@ -445,7 +541,10 @@ class Namespace:
             self.listeners.pop(self.need_listener(*s['at'])).close()
         elif op in ('accepted', 'timeWait', 'finWait2', 'closeWait', 'bindTimeWait'):
             how = {'accepted': 'established', 'timeWait': 'time_wait', 'finWait2': 'fin_wait2', 'closeWait': 'close_wait', 'bindTimeWait': 'time_wait'}[op]
-            return self.closing(s['tuple'], s['n'], how, bind_port=op == 'bindTimeWait')
+            result = self.closing(s['tuple'], s['n'], how, bind_port=op == 'bindTimeWait')
+            if how != 'time_wait':
+                del result['madeFrom'], result['madeTo']
+            return result
         elif op == 'udp':
             self.udp(s['at'])
         elif op == 'udpConnect':
@@ -459,6 +558,8 @@ class Namespace:
             return {'count': n}
         elif op == 'count':
             return {'count': self.count_released(*s['tuple'])}
+        elif op == 'churn':
+            return self.churn(s['tuple'])
         elif op == 'sleep':
             time.sleep(s['seconds'])
         elif op == 'check':

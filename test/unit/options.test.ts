@@ -42,8 +42,15 @@ test('bad arguments are usage errors', () => {
     ['--bogus'], ['-x'], ['-w'], ['-w', ''], ['--warning='], ['-w', '2:1'], ['-w', 'foo'], ['-c', '1,10'], ['-c', '1-10'], ['-t', '0'], ['-t', '-1'], ['-t', 'abc'],
     ['--format', 'xml'], ['--top', '-1'], ['--top', '1.5'], ['--remote', 'db'], ['--remote-port', '0'], ['--remote-port', '70000'], ['--remote-port', '9-3'],
     ['stray'], ['--', 'x'], ['--tcp=yes'], ['-w', '80', '-w', '90'], ['--warning-remaining', 'x'], ['--proc'],
+    ['--warning-churn', '1'], ['--warning-churn', '0.5'], ['--critical-churn', 'x'], ['--critical-churn', '-2'], ['--warning-churn', '1e3'], ['--critical-churn', '2', '--critical-churn', '3'],
   ];
   for (const argv of bad) assert.throws(() => parseCommandLine(argv), UsageError, JSON.stringify(argv));
+});
+
+test('churn thresholds: off by default, factors above 1', () => {
+  assert.deepEqual([parseCommandLine([]).thresholds.warningChurn, parseCommandLine([]).thresholds.criticalChurn], [null, null]);
+  const o = parseCommandLine(['--warning-churn', '3', '--critical-churn=1.5']);
+  assert.deepEqual([o.thresholds.warningChurn, o.thresholds.criticalChurn], [3, 1.5]);
 });
 
 test('help lists every option', () => {

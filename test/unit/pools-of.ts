@@ -27,6 +27,9 @@ export interface TupleSpec {
    * even offset from the low end first, then the odd ones (docs/kernel-model.md, Rule 9).
    */
   readonly used: number;
+  /** TIME_WAIT sockets on the ports after those: 30 s old, and then 2 s old (churn). */
+  readonly timeWait?: number;
+  readonly recentTimeWait?: number;
 }
 
 export interface HostSpec {
@@ -57,6 +60,8 @@ export function poolsOf(host: HostSpec): PoolReport {
     const local = addressId(b.addresses, t.local ?? '10.0.0.1');
     const remote = addressId(b.addresses, t.remote);
     for (let i = 0; i < t.used; i++) b.tcp(local, connectOrder[i], remote, t.remotePort, TcpState.ESTABLISHED, -1);
+    const old = t.timeWait ?? 0;
+    for (let i = 0; i < old + (t.recentTimeWait ?? 0); i++) b.tcp(local, connectOrder[t.used + i], remote, t.remotePort, TcpState.TIME_WAIT, i < old ? 30_000 : 2_000);
   }
   for (let i = 0; i < (udp ?? 0); i++) b.udp(low + i, UdpState.UNCONNECTED);
   return b.finish({ tcp: host.tcp ?? true, udp: udp !== null });

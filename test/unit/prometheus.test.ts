@@ -7,7 +7,7 @@ import { rankPools } from '../../src/verdict/ranking';
 import { decide, poolLabel } from '../../src/verdict/verdict';
 import { poolsOf, type TupleSpec } from './pools-of';
 
-const thresholds = { warning: Range.parse('70'), critical: Range.parse('90'), warningRemaining: null, criticalRemaining: null };
+const thresholds = { warning: Range.parse('70'), critical: Range.parse('90'), warningRemaining: null, criticalRemaining: null, warningChurn: null, criticalChurn: null };
 
 function tcp(i: number, used: number): TupleSpec {
   return { local: '10.9.9.9', remote: `10.0.0.${i}`, remotePort: 5432, used };
@@ -92,14 +92,19 @@ test('label values escape backslash, double quote and newline', () => {
   assert.equal(escapeLabelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
 });
 
+/** Perfdata labels whose gauge names its unit (Prometheus naming). */
+const RENAMED: Record<string, string> = { worst_close_rate: 'worst_closes_per_second', worst_churn_headroom: 'worst_churn_headroom_factor' };
+
 test('every perfdata item of the fixed set has its gauge (a ratio for a percentage)', () => {
-  const r = report([tcp(1, 950)]);
+  // TIME_WAIT in the worst tuple, so that the churn figures are in the perfdata too.
+  const r = report([{ ...tcp(1, 650), timeWait: 300 }]);
   const v = verdict(r, 5, 5);
   const tuplePerfdata = new Set(v.judged.map((j) => poolLabel(j.pool)));
   const names = new Set(GAUGES.map((g) => g.name));
   for (const p of v.perfdata.filter((p) => !tuplePerfdata.has(p.label))) {
-    assert.ok(names.has(p.uom === '%' ? p.label.replace(/_usage$/, '_usage_ratio') : p.label), `perfdata ${p.label} has no gauge in GAUGES`);
+    assert.ok(names.has(p.uom === '%' ? p.label.replace(/_usage$/, '_usage_ratio') : (RENAMED[p.label] ?? p.label)), `perfdata ${p.label} has no gauge in GAUGES`);
   }
+  assert.ok(v.perfdata.some((p) => p.label === 'worst_churn_headroom'));
   assert.deepEqual(TUPLE_LABELS.map((l) => l.name), ['protocol', 'local', 'remote', 'remote_port']);
   assert.deepEqual(TUPLE_GAUGES.map((g) => g.name), ['tuple_usage_ratio', 'tuple_used', 'tuple_remaining']);
 });

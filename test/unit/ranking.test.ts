@@ -60,7 +60,9 @@ function randomHost(seed: number): PoolReport {
     const remote = addressId(b.addresses, v6 ? `fd00::${Math.floor(rnd() * (few ? 3 : 4000)).toString(16)}` : few ? `10.0.0.${Math.floor(rnd() * 3)}` : `10.${Math.floor(rnd() * 3)}.${Math.floor(rnd() * 20)}.${Math.floor(rnd() * 256)}`);
     const port = [80, 443, 5432, 8080, 9, 10000][Math.floor(rnd() * 6)];
     const used = rnd() < 0.5 ? 1 + Math.floor(rnd() * 3) : Math.floor(rnd() * 300);
-    for (let k = 0; k < used; k++) b.tcp(local, 40000 + k, remote, port, rnd() < 0.9 ? TcpState.ESTABLISHED : TcpState.TIME_WAIT, 500);
+    // Churn of every share, so that churn thresholds rank tuples of one size apart.
+    const churn = rnd() < 0.5 ? 0.1 : rnd();
+    for (let k = 0; k < used; k++) b.tcp(local, 40000 + k, remote, port, rnd() < churn ? TcpState.TIME_WAIT : TcpState.ESTABLISHED, 500);
   }
   for (let k = 0; k < rnd() * 290; k++) b.udp(40000 + k, 7);
   return b.finish({ tcp: true, udp: true });
@@ -79,16 +81,19 @@ function key(j: { pool: Pool; state: number }): string {
 }
 
 test('the bounded ranking keeps exactly the worst, in the order of a full sort, whatever the thresholds', () => {
-  const thresholdSets: [string, string, number | null, number | null][] = [
-    ['70', '90', null, null],
-    ['@0:1', '@50:60', null, null], // inside ranges: low usage alerts, not monotone
-    ['10:', '~:95', 250, 100],
-    ['@0.3:0.7', '99', null, 285],
+  const thresholdSets: [string, string, number | null, number | null, number | null, number | null][] = [
+    ['70', '90', null, null, null, null],
+    ['@0:1', '@50:60', null, null, null, null], // inside ranges: low usage alerts, not monotone
+    ['10:', '~:95', 250, 100, null, null],
+    ['@0.3:0.7', '99', null, 285, null, null],
+    ['70', '90', null, null, 3, 1.5], // churn: a tuple alerts by its TIME_WAIT, not its size
+    ['95', '99', null, null, 12, null],
+    ['@0:1', '99', 250, null, null, 2],
   ];
   for (let seed = 1; seed <= 40; seed++) {
     const r = randomHost(seed);
-    for (const [w, c, wr, cr] of thresholdSets) {
-      const t: Thresholds = { warning: Range.parse(w), critical: Range.parse(c), warningRemaining: wr, criticalRemaining: cr };
+    for (const [w, c, wr, cr, wc, cc] of thresholdSets) {
+      const t: Thresholds = { warning: Range.parse(w), critical: Range.parse(c), warningRemaining: wr, criticalRemaining: cr, warningChurn: wc, criticalChurn: cc };
       const full = sortEverything(r, t);
       for (const limit of [1, 2, 5, 17, Infinity]) {
         const ranked = rankPools(r, everything, t, limit);
@@ -103,7 +108,7 @@ test('the bounded ranking keeps exactly the worst, in the order of a full sort, 
 });
 
 test('merged rankings keep the worst of each protocol and count every selected pool', () => {
-  const t: Thresholds = { warning: Range.parse('70'), critical: Range.parse('90'), warningRemaining: null, criticalRemaining: null };
+  const t: Thresholds = { warning: Range.parse('70'), critical: Range.parse('90'), warningRemaining: null, criticalRemaining: null, warningChurn: null, criticalChurn: null };
   const a = rankPools(randomHost(7), everything, t, 3);
   const b = rankPools(randomHost(8), everything, t, 3);
   const merged = mergeRanked([a, b], 3);
