@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Runs one command (argv after `--`, stdout to /dev/null) and prints, as JSON, its wall
-time and peak RSS: the largest resident set of the process and of the children it waited
+time, CPU time (user + system, children waited for included) and peak RSS: the largest resident set of the process and of the children it waited
 for (the check's ss included), from wait4().
 
 The kernel counts a forked child's memory before exec() in that peak, so the command is
@@ -35,7 +35,8 @@ def main():
             lines = f.read().split()
         os.unlink(report)
         max_rss = int(lines[-1])
-    print(json.dumps({'wallMs': wall * 1000, 'maxRssKiB': max_rss, 'exit': os.waitstatus_to_exitcode(status), 'rssFrom': 'GNU time' if report else 'wait4'}))
+    cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000  # the command and the children it waited for
+    print(json.dumps({'wallMs': wall * 1000, 'cpuMs': cpu_ms, 'maxRssKiB': max_rss, 'exit': os.waitstatus_to_exitcode(status), 'rssFrom': 'GNU time' if report else 'wait4'}))
 
 
 if __name__ == '__main__':

@@ -5,18 +5,21 @@
  * caller only writes and exits.
  */
 import { version } from '../package.json';
-import { assess } from './assess';
 import { helpText, parseCommandLine, requestedFormat, usageText, UsageError, type Format, type Options } from './cli/options';
 import { KernelError } from './kernel/errors';
 import type { Host } from './kernel/host';
 import { readSettings } from './kernel/proc-source';
-import { readSockets } from './kernel/sockets';
 import { State } from './nagios/state';
 import type { Failure } from './output/failure';
-import { renderJson, renderJsonFailure } from './output/json';
-import { renderText, renderTextFailure } from './output/nagios';
-import { renderPrometheus, renderPrometheusFailure } from './output/prometheus';
-import { decide } from './verdict/verdict';
+import { renderJson, renderJsonAcross, renderJsonFailure } from './output/json';
+import { renderText, renderTextAcross, renderTextFailure } from './output/nagios';
+import { renderPrometheus, renderPrometheusAcross, renderPrometheusFailure } from './output/prometheus';
+import { checkNamespaces } from './namespaces/check';
+import { discoverNamespaces } from './namespaces/discover';
+import { lookUpOwners, ownersWanted, type PoolOwners } from './owners/owners';
+import type { Pool } from './pools/pool';
+import { judgeSockets } from './pipeline';
+import { decideAcross } from './verdict/verdict';
 
 export interface RunResult {
   readonly exitCode: State;
@@ -37,9 +40,9 @@ export function internalError(err: unknown): string {
 
 /** Each format's rendering of a verdict, and of everything else (failure.ts): chosen here. */
 const RENDERERS = {
-  nagios: { verdict: renderText, failure: renderTextFailure },
-  json: { verdict: renderJson, failure: renderJsonFailure },
-  prometheus: { verdict: renderPrometheus, failure: renderPrometheusFailure },
+  nagios: { verdict: renderText, across: renderTextAcross, failure: renderTextFailure },
+  json: { verdict: renderJson, across: renderJsonAcross, failure: renderJsonFailure },
+  prometheus: { verdict: renderPrometheus, across: renderPrometheusAcross, failure: renderPrometheusFailure },
 } satisfies Record<Format, unknown>;
 
 /** A failure in `format`: the entry point's catch-all uses it too. */
@@ -53,25 +56,48 @@ const SS_SHARE = 0.5;
 /** How long an abandoned run may take to reap the programs it killed. */
 const REAP_GRACE_MS = 250;
 
+/** The share of -t by which the owner lookup stops: the output still has to be written. */
+const OWNERS_SHARE = 0.9;
+
 /** @param signal aborted when the run ends early (timeout, stop): kills any child. */
 async function check(options: Options, host: Host, onStage: (stage: string) => void, signal: AbortSignal): Promise<RunResult> {
+  const deadline = Date.now() + options.timeoutSeconds * 1000 * OWNERS_SHARE;
+  if (options.namespaces !== null) return checkAcross(options, host, onStage, signal, deadline);
   const { procRoot } = options;
   onStage(`reading ${procRoot}/sys/net/ipv4`);
   const kernel = await readSettings(host, procRoot);
-  // --top 0 lists every pool; otherwise no more than --top are ever listed or graphed.
-  const limit = options.top === 0 ? Infinity : options.top;
   const ssBudgetMs = options.timeoutSeconds * 1000 * SS_SHARE;
-  const { settings, source, report, ranked } = await assess(
-    kernel,
-    { selection: options.selection, thresholds: options.thresholds, limit },
-    (want, space, newSink) => readSockets(host, options.source, procRoot, want, space.range, space.usable, newSink, onStage, signal, ssBudgetMs),
-    onStage,
-  );
-  const tuplePerfdata = options.tuplePerfdata ? limit : 0;
-  const verdict = decide(report, ranked, options.thresholds, tuplePerfdata);
-  const output = { top: options.top, verbose: options.verbose, settings, source };
+  const { verdict, settings, source } = await judgeSockets(options, host, procRoot, kernel, options.source, onStage, signal, ssBudgetMs);
+  // Owners only on the live kernel: a copy given with --proc has no processes.
+  const wanted = procRoot === '/proc' && host.listDir !== undefined ? ownersWanted(listed(verdict.judged, options.top), options.owners || options.verbose > 0) : [];
+  let owners = new Map<Pool, PoolOwners>();
+  if (wanted.length > 0) {
+    onStage('looking for the processes that hold the sockets');
+    const own = (await discoverNamespaces(host).catch(() => [])).find((ref) => ref.own);
+    owners = await lookUpOwners(host, [{ procRoot, pids: own?.pids ?? [], pools: wanted }], deadline);
+  }
+  const output = { top: options.top, verbose: options.verbose, settings, source, owners };
   const stdout = RENDERERS[options.format].verdict(verdict, output);
   return { exitCode: verdict.state, stdout };
+}
+
+/** --namespaces: each namespace judged on its own, then one verdict over all of them. */
+async function checkAcross(options: Options, host: Host, onStage: (stage: string) => void, signal: AbortSignal, deadline: number): Promise<RunResult> {
+  const across = await checkNamespaces(options, host, onStage, signal);
+  const limit = options.top === 0 ? Infinity : options.top;
+  const verdict = decideAcross(across, options.thresholds, limit, options.tuplePerfdata ? limit : 0);
+  const every = options.owners || options.verbose > 0;
+  const shown = listed(verdict.judged, options.top);
+  const searches = across.checked.map((ns, at) => ({ procRoot: ns.procRoot, pids: ns.pids, pools: ownersWanted(shown.filter((j) => j.at === at), every) }));
+  if (searches.some((s) => s.pools.length > 0)) onStage('looking for the processes that hold the sockets');
+  const owners = await lookUpOwners(host, searches, deadline);
+  const output = { top: options.top, verbose: options.verbose, owners };
+  const stdout = RENDERERS[options.format].across(verdict, output);
+  return { exitCode: verdict.state, stdout };
+}
+
+function listed<T>(judged: readonly T[], top: number): readonly T[] {
+  return top === 0 ? judged : judged.slice(0, top);
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import minimist from 'minimist';
 import type { Family } from '../kernel/address';
+import type { NamespaceChoice } from '../namespaces/discover';
 import { SOURCE_CHOICES, type SourceChoice } from '../kernel/sockets';
 import { Range, RangeError } from '../nagios/range';
 import { AddressMatcher, parsePrefix, type Selection } from '../verdict/selection';
@@ -46,6 +47,8 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { long: 'format', arg: 'FORMAT', fallback: 'nagios', help: 'output format: nagios, json or prometheus (node_exporter textfile collector)' },
   { long: 'source', arg: 'SOURCE', fallback: 'auto', help: 'read sockets with ss (filtered in the kernel: fast on busy hosts) or from /proc/net: auto, ss or proc; auto: ss when it works and answers within half of -t (else it is killed), /proc otherwise' },
   { long: 'proc', arg: 'DIR', fallback: '/proc', help: 'read DIR/net/* and DIR/sys/net/ipv4/* (a captured copy, for instance); implies --source proc; refused under sudo (a copy needs no root)' },
+  { long: 'namespaces', arg: 'WHICH', help: 'check other network namespaces (containers, pods): all, a PID, or a NAME under /run/netns; their sysctls need root (else the defaults of a new namespace are assumed, and said)' },
+  { long: 'owners', help: 'name the processes holding each listed tuple\'s sockets (done anyway for WARNING and CRITICAL tuples, and with -v); root sees every process, other users their own' },
   { long: 'timeout', short: 't', arg: 'SECONDS', fallback: '8', help: 'give up with UNKNOWN after SECONDS (below check_nrpe\'s 10 s)' },
   { long: 'verbose', short: 'v', help: 'more detail: range, listeners, TIME_WAIT, optimistic and bind()-style figures, what the parity cannot tell; repeat up to 3 times' },
   { long: 'help', short: 'h', help: 'show this help and exit' },
@@ -70,6 +73,10 @@ export interface Options {
   /** Where sockets are read; sysctls always come from procRoot. */
   readonly source: SourceChoice;
   readonly timeoutSeconds: number;
+  /** Look up the owners of every listed tuple, not only of the alerting ones. */
+  readonly owners: boolean;
+  /** --namespaces; null: only the check's own namespace, as before. */
+  readonly namespaces: NamespaceChoice | null;
 }
 
 /**
@@ -210,6 +217,8 @@ export function parseCommandLine(argv: readonly string[]): Options {
   if (!SOURCE_CHOICES.includes(sourceText as SourceChoice)) throw new UsageError(`--source wants ${SOURCE_CHOICES.join(', ')}, not "${sourceText}"`);
   if (procGiven && sourceText === 'ss') throw new UsageError('--proc reads a copy of /proc, --source ss the running kernel: choose one');
   const source: SourceChoice = procGiven ? 'proc' : (sourceText as SourceChoice);
+  const namespaces = namespaceChoice(single('namespaces'));
+  if (namespaces !== null && procGiven) throw new UsageError('--namespaces reads the running kernel, --proc a copy: choose one');
   const optionalCount = (long: string) => {
     const v = single(long);
     return v === undefined ? null : wholeNumber(v, long, 65535);
@@ -247,7 +256,22 @@ export function parseCommandLine(argv: readonly string[]): Options {
     procGiven,
     source,
     timeoutSeconds,
+    namespaces,
+    owners: flag('owners'),
   };
+}
+
+/** `all`, a pid, or a name under /run/netns (one path component: nothing else is opened). */
+function namespaceChoice(text: string | undefined): NamespaceChoice | null {
+  if (text === undefined) return null;
+  if (text === 'all') return { all: true };
+  if (/^\d+$/.test(text)) {
+    const pid = Number(text);
+    if (!(pid >= 1 && pid <= 4194304)) throw new UsageError('--namespaces: a PID is a number from 1 to 4194304');
+    return { pid };
+  }
+  if (/^[A-Za-z0-9_.-]{1,64}$/.test(text) && text !== '.' && text !== '..') return { name: text };
+  throw new UsageError('--namespaces wants all, a PID, or the name of a namespace under /run/netns (letters, digits, _ . -)');
 }
 
 export function usageText(): string {
@@ -257,6 +281,7 @@ export function usageText(): string {
     '  [--warning-churn FACTOR] [--critical-churn FACTOR]\n' +
     '  [--tcp] [--udp] [-4] [-6] [--remote PREFIX]... [--remote-port PORT]... [--local PREFIX]...\n' +
     '  [--top N] [--tuple-perfdata] [--format FORMAT] [--source SOURCE] [--proc DIR]\n' +
+    '  [--namespaces WHICH] [--owners]\n' +
     '  [-t SECONDS] [-v]...\n' +
     '  check_ephemeral_ports -h (help), -V (version)\n';
 }

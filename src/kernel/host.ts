@@ -47,4 +47,17 @@ export interface Host {
    * vanished since. Aborting `signal` kills it. Optional: a host without it cannot run ss.
    */
   spawn?(file: string, args: readonly string[], signal: AbortSignal): Promise<ChildProcess | undefined>;
+  /**
+   * What --namespaces and the owner lookup need (optional: a host without them cannot
+   * walk /proc). Each answers undefined for a path that does not exist, and throws a
+   * KernelError when it may not be read (another user's process, say).
+   */
+  listDir?(path: string): Promise<string[] | undefined>;
+  readLink?(path: string): Promise<string | undefined>;
+  /** stat() following links: the inode (a namespace's identity) and the owner. */
+  stat?(path: string): Promise<{ readonly inode: number; readonly uid: number } | undefined>;
+  /** Every link in a directory, read in one go (a process's fd/): name → target. */
+  readLinks?(dir: string): Promise<{ readonly names: string[]; readonly targets: string[] } | undefined>;
+  /** The effective user id: 0 may enter other namespaces and see every process. */
+  readonly euid?: number;
 }

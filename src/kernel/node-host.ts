@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KernelError } from './errors';
@@ -61,11 +61,21 @@ export function elevation(ids: { uid: number; euid: number; gid: number; egid: n
   return null;
 }
 
+/** Runs fn; a missing path is undefined, anything else a KernelError naming the path. */
+function attempt<T>(path: string, fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (err) {
+    return missingOrThrow(path, err);
+  }
+}
+
 export const nodeHost: Host = {
   littleEndian: endianness() === 'LE',
   elevated: elevation({ uid: process.getuid?.() ?? 0, euid: process.geteuid?.() ?? 0, gid: process.getgid?.() ?? 0, egid: process.getegid?.() ?? 0 }, process.env),
 
   findProgram: trustedProgram,
+  euid: process.geteuid?.(),
 
   // Synchronous reads: a handful of one-line sysctl files, faster than a thread-pool trip.
   async readText(path) {
@@ -103,6 +113,37 @@ export const nodeHost: Host = {
       },
       close: async () => closeSync(fd),
     };
+  },
+
+  // Synchronous: /proc directories and links answer from memory, without a thread-pool trip.
+  async listDir(path) {
+    return attempt(path, () => readdirSync(path));
+  },
+
+  async readLink(path) {
+    return attempt(path, () => readlinkSync(path));
+  },
+
+  async stat(path) {
+    return attempt(path, () => {
+      const s = statSync(path);
+      return { inode: s.ino, uid: s.uid };
+    });
+  },
+
+  async readLinks(dir) {
+    const names = attempt(dir, () => readdirSync(dir));
+    if (names === undefined) return undefined;
+    const found: string[] = [];
+    const targets: string[] = [];
+    for (const name of names) {
+      // A descriptor closed since the listing is simply gone.
+      const target = attempt(`${dir}/${name}`, () => readlinkSync(`${dir}/${name}`));
+      if (target === undefined) continue;
+      found.push(name);
+      targets.push(target);
+    }
+    return { names: found, targets };
   },
 
   async spawn(file, args, signal): Promise<ChildProcess | undefined> {

@@ -1,7 +1,9 @@
 /** Words both output formats share, so the text and JSON summaries never disagree. */
 import { endpointText } from '../kernel/address';
 import type { Pool } from '../pools/pool';
-import type { Judged, Verdict } from '../verdict/verdict';
+import { State } from '../nagios/state';
+import type { PoolOwners } from '../owners/owners';
+import type { AcrossVerdict, Judged, Verdict } from '../verdict/verdict';
 
 export function poolName(pool: Pool): string {
   if (pool.protocol === 'udp') return 'udp host-wide pool';
@@ -49,4 +51,40 @@ export function summary(v: Verdict): string {
   const factor = worst.pool.churn?.headroomFactor;
   const churnAlert = worst.reason?.metric === 'churn' && factor != null ? `, churn headroom ${figure(factor)}x ${worst.reason.violation}` : '';
   return `worst ${poolName(worst.pool)}: ${headroom(worst)}${churnAlert}`;
+}
+
+/** "pod 1b2c...", "host", "python3 (pid 42)"; "settings assumed" when they were. */
+export function namespaceTag(v: AcrossVerdict, at: number): string {
+  const ns = v.across.checked[at];
+  return ns.settingsRead ? ns.name : `${ns.name} (settings assumed)`;
+}
+
+/** The status line's text with --namespaces. */
+export function summaryAcross(v: AcrossVerdict): string {
+  const { checked, unchecked } = v.across;
+  const total = checked.length + unchecked.length;
+  const skipped = unchecked.length === 0 ? '' : `${unchecked.length} of ${total} namespaces not checked (${unchecked[0].name}: ${unchecked[0].reason})`;
+  const worst = v.judged[0];
+  let body: string;
+  if (worst !== undefined) {
+    body = `worst ${poolName(worst.pool)} in ${namespaceTag(v, worst.at)}: ${headroom(worst)}`;
+  } else if (v.leastFresh !== null) {
+    const { pool, reason } = checked[v.leastFresh].verdict.fresh;
+    const alert = reason === null ? '' : ` (${reason.metric === 'usage' ? percent(pool.usage) : `${pool.remaining} left`} ${reason.violation})`;
+    body = `no tuple selected in ${checked.length} namespaces; a new tcp destination gets at least ${pool.capacity} ports (${namespaceTag(v, v.leastFresh)})${alert}`;
+  } else {
+    return skipped;
+  }
+  if (skipped === '') return body;
+  // The reason for an UNKNOWN comes first; otherwise the worst pool does.
+  return v.state === State.UNKNOWN ? `${skipped}; of the others: ${body}` : `${body}; ${skipped}`;
+}
+
+/** "held by java (pid 4242, user app) 120, 3 by processes not visible" */
+export function ownersText(o: PoolOwners): string {
+  const parts = o.holders.slice(0, 3).map((h) => `${h.command} (pid ${h.pid}, user ${h.user}) ${h.sockets}`);
+  if (o.holders.length > 3) parts.push(`${o.holders.length - 3} more processes`);
+  if (o.unseen > 0) parts.push(`${o.unseen} by processes not visible${o.visible === 'own' ? ' (not root: only our own are)' : ''}`);
+  if (parts.length === 0) return o.ownerless > 0 ? 'held by no process (TIME_WAIT or closed)' : 'held by no process';
+  return `held by ${parts.join(', ')}${o.complete ? '' : ' (lookup stopped at the time limit)'}`;
 }

@@ -1,15 +1,25 @@
 /** Verdict → JSON for scripts and dashboards; the same status and exit code as the text. */
 import type { KernelSettings } from '../kernel/proc-source';
 import { State, stateName } from '../nagios/state';
-import type { Judged, Verdict } from '../verdict/verdict';
-import { summary } from './describe';
+import type { PoolOwners } from '../owners/owners';
+import type { Pool } from '../pools/pool';
+import type { AcrossVerdict, Judged, Verdict } from '../verdict/verdict';
+import { summary, summaryAcross } from './describe';
 import { failureSummary, type Failure } from './failure';
 
 function round(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
 
-function poolJson({ pool, state }: Judged) {
+/** The processes holding a pool's sockets, when they were looked up. */
+function ownersJson(owners: ReadonlyMap<Pool, PoolOwners> | undefined, pool: Pool) {
+  const o = owners?.get(pool);
+  if (o === undefined) return {};
+  const processes = o.holders.map(({ pid, command, user, sockets }) => ({ pid, command, user, sockets }));
+  return { owners: { visible: o.visible, complete: o.complete, processes, unseen: o.unseen, ownerless: o.ownerless } };
+}
+
+function poolJson({ pool, state }: Judged, owners?: ReadonlyMap<Pool, PoolOwners>) {
   return {
     protocol: pool.protocol,
     family: pool.family,
@@ -31,15 +41,25 @@ function poolJson({ pool, state }: Judged) {
       headroomFactor: pool.churn.headroomFactor === null ? null : round(pool.churn.headroomFactor),
       ceilingPerSecond: round(pool.churn.ceilingPerSecond),
     },
+    ...ownersJson(owners, pool),
   };
 }
 
-export function renderJson(v: Verdict, o: { top: number; settings: KernelSettings; source: 'ss' | 'proc' }): string {
+function thresholdsJson(v: { thresholds: Verdict['thresholds'] }) {
+  return {
+    warning: v.thresholds.warning.toString(),
+    critical: v.thresholds.critical.toString(),
+    warningRemaining: v.thresholds.warningRemaining,
+    criticalRemaining: v.thresholds.criticalRemaining,
+    warningChurn: v.thresholds.warningChurn,
+    criticalChurn: v.thresholds.criticalChurn,
+  };
+}
+
+/** What one namespace's verdict says about its port space, beyond its pools. */
+function spaceJson(v: Verdict, settings: KernelSettings, source: 'ss' | 'proc') {
   const { report } = v;
-  const listed = o.top === 0 ? v.judged : v.judged.slice(0, o.top);
-  const body = {
-    status: stateName(v.state),
-    summary: summary(v),
+  return {
     capacity: report.capacity,
     bindTaken: report.bind.taken,
     bindUndecidable: report.bind.undecidable,
@@ -47,21 +67,64 @@ export function renderJson(v: Verdict, o: { top: number; settings: KernelSetting
     range: { low: report.space.low, high: report.space.high, size: report.space.rangeSize, oddSized: report.space.oddSized },
     reserved: report.space.reservedInRange,
     listeningPorts: report.listeningPorts,
-    thresholds: {
-      warning: v.thresholds.warning.toString(),
-      critical: v.thresholds.critical.toString(),
-      warningRemaining: v.thresholds.warningRemaining,
-      criticalRemaining: v.thresholds.criticalRemaining,
-      warningChurn: v.thresholds.warningChurn,
-      criticalChurn: v.thresholds.criticalChurn,
-    },
-    kernel: { socketSource: o.source, tcpTwReuse: o.settings.twReuse, tcpTwReuseDelayMs: o.settings.twReuseDelayMs, tcpTimestamps: o.settings.timestamps, assumptions: o.settings.assumptions },
+    kernel: { socketSource: source, tcpTwReuse: settings.twReuse, tcpTwReuseDelayMs: settings.twReuseDelayMs, tcpTimestamps: settings.timestamps, assumptions: settings.assumptions },
     tcp: report.tcp === null ? null : { socketsInRange: report.tcp.sockets, timeWait: report.tcp.timeWait, timeWaitReusable: report.tcp.timeWaitReusable, sharedPorts: report.tcp.sharedPorts },
     bindStyle: report.tcp === null ? null : { ...report.tcp.bindStyle, usage: round(report.tcp.bindStyle.usage) },
     newTuple: poolJson(v.fresh),
+  };
+}
+
+export function renderJson(v: Verdict, o: { top: number; settings: KernelSettings; source: 'ss' | 'proc'; owners?: ReadonlyMap<Pool, PoolOwners> }): string {
+  const listed = o.top === 0 ? v.judged : v.judged.slice(0, o.top);
+  const { capacity, bindTaken, bindUndecidable, optimisticCapacity, range, reserved, listeningPorts, kernel, tcp, bindStyle, newTuple } = spaceJson(v, o.settings, o.source);
+  const body = {
+    status: stateName(v.state),
+    summary: summary(v),
+    capacity,
+    bindTaken,
+    bindUndecidable,
+    optimisticCapacity,
+    range,
+    reserved,
+    listeningPorts,
+    thresholds: thresholdsJson(v),
+    kernel,
+    tcp,
+    bindStyle,
+    newTuple,
     tuplesSelected: v.selected,
     tuplesOmitted: v.selected - listed.length,
-    tuples: listed.map(poolJson),
+    tuples: listed.map((j) => poolJson(j, o.owners)),
+  };
+  return `${JSON.stringify(body, null, 2)}\n`;
+}
+
+/**
+ * With --namespaces (a contract others test against): each tuple names its namespace by
+ * `netns`, the nsfs inode; `namespaces` describes every namespace checked, `unchecked`
+ * those that could not be, `gone` those whose processes exited first.
+ */
+export function renderJsonAcross(v: AcrossVerdict, o: { top: number; owners?: ReadonlyMap<Pool, PoolOwners> }): string {
+  const listed = o.top === 0 ? v.judged : v.judged.slice(0, o.top);
+  const { checked, unchecked, gone } = v.across;
+  const body = {
+    status: stateName(v.state),
+    summary: summaryAcross(v),
+    thresholds: thresholdsJson(v),
+    root: v.across.root,
+    namespaces: checked.map((ns) => ({
+      inode: ns.inode,
+      name: ns.name,
+      status: stateName(ns.verdict.state),
+      settings: ns.settingsRead ? 'read' : 'assumed',
+      ...spaceJson(ns.verdict, ns.settings, ns.source),
+      tuplesSelected: ns.verdict.selected,
+    })),
+    unchecked: unchecked.map(({ inode, name, reason }) => ({ inode, name, reason })),
+    gone: gone.map(({ inode, name, reason }) => ({ inode, name, reason })),
+    tuplesSelected: v.selected,
+    tuplesOmitted: v.selected - listed.length,
+    tuples: listed.map((j) => ({ netns: checked[j.at].inode, namespace: checked[j.at].name, ...poolJson(j, o.owners) })),
   };
   return `${JSON.stringify(body, null, 2)}\n`;
 }

@@ -8,9 +8,10 @@ import { TIME_WAIT_LIFETIME_MS } from '../kernel/records';
 import { RECENT_CLOSES_MS } from '../pools/churn';
 import { formatPerfdata } from '../nagios/perfdata';
 import { State, stateName } from '../nagios/state';
-import type { PoolReport } from '../pools/pool';
-import type { Judged, Verdict } from '../verdict/verdict';
-import { churnText, headroom, poolName, summary } from './describe';
+import type { PoolOwners } from '../owners/owners';
+import type { Pool, PoolReport } from '../pools/pool';
+import type { AcrossVerdict, Judged, Verdict } from '../verdict/verdict';
+import { churnText, headroom, namespaceTag, ownersText, poolName, summary, summaryAcross } from './describe';
 import type { Failure } from './failure';
 
 /** Old NRPE and Nagios 3 cut at 4 KB; keep clear of it. */
@@ -22,6 +23,8 @@ export interface TextOptions {
   readonly settings: KernelSettings;
   /** Which socket source answered: ss (sock_diag) or /proc/net. */
   readonly source: 'ss' | 'proc';
+  /** The processes holding the listed pools that were looked up. */
+  readonly owners?: ReadonlyMap<Pool, PoolOwners>;
 }
 
 function clean(text: string): string {
@@ -50,11 +53,13 @@ export function renderTextFailure(failure: Failure): string {
   }
 }
 
-function detail(j: Judged): string {
+/** @param where the namespace, with --namespaces */
+function detail(j: Judged, owners: ReadonlyMap<Pool, PoolOwners> | undefined, where = ''): string {
   const reusable = j.pool.timeWaitReusable > 0 ? ` (${j.pool.timeWaitReusable} reusable now)` : '';
   const states = Object.entries(j.pool.states).map(([name, count]) => `${name} ${count}${name === 'TIME_WAIT' ? reusable : ''}`);
   const churn = churnText(j);
-  return `[${stateName(j.state)}] ${poolName(j.pool)}: ${headroom(j)}${states.length ? `; ${states.join(', ')}` : ''}${churn === null ? '' : `; ${churn}`}`;
+  const held = owners?.get(j.pool);
+  return `[${stateName(j.state)}] ${where}${poolName(j.pool)}: ${headroom(j)}${states.length ? `; ${states.join(', ')}` : ''}${churn === null ? '' : `; ${churn}`}${held ? `; ${ownersText(held)}` : ''}`;
 }
 
 function count(n: number, what: string): string {
@@ -132,25 +137,64 @@ function verboseLines(v: Verdict, o: TextOptions): string[] {
 }
 
 export function renderText(v: Verdict, o: TextOptions): string {
-  const status = statusLine(v.state, summary(v));
-  const perf = `| ${v.perfdata.map(formatPerfdata).join(' ')}`;
   const listed = o.top === 0 ? v.judged : v.judged.slice(0, o.top);
-  const tuples = listed.map(detail);
-  const wanted = [...tuples, ...(o.verbose > 0 ? verboseLines(v, o) : [])].map(clean);
   // The bind() and churn lines follow the tuples and are never cut: each names a cause and its fix.
   const bind = bindLine(v.report);
   const churnFix = v.judged.some((j) => j.reason?.metric === 'churn') ? CHURN_FIX : null;
-  const fixText = [bind, churnFix].filter((line): line is string => line !== null).map(clean);
-  let budget = MAX_BYTES - Buffer.byteLength(status) - Buffer.byteLength(perf) - 80 - fixText.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
+  const fixes = [bind, churnFix].filter((line): line is string => line !== null);
+  return layout(summary(v), v.state, v.perfdata, listed.map((j) => detail(j, o.owners)), fixes, o.verbose > 0 ? verboseLines(v, o) : [], v.selected, o.top);
+}
+
+/** With --namespaces: each detail line names its namespace; those not checked follow. */
+export function renderTextAcross(v: AcrossVerdict, o: { readonly top: number; readonly verbose: number; readonly owners?: ReadonlyMap<Pool, PoolOwners> }): string {
+  const listed = o.top === 0 ? v.judged : v.judged.slice(0, o.top);
+  const { checked, unchecked, gone } = v.across;
+  const netns = (inode: number | null) => (inode === null ? 'netns inode unreadable' : `netns ${inode}`);
+  const binders = checked.flatMap((ns) => {
+    const line = bindLine(ns.verdict.report);
+    // The parity rule reads the range: with an assumed one it may mistake connect()'s ports.
+    return line === null ? [] : [`${ns.name}: ${line}${ns.settingsRead ? '' : ' (settings assumed: with its real range these may be connect()\'s)'}`];
+  });
+  // Never cut, so bounded: the first few, and how many more.
+  const binds = binders.slice(0, NAMED);
+  if (binders.length > NAMED) binds.push(`... and ${count(binders.length - NAMED, 'more namespace')} where bind() before connect() takes ports`);
+  if (v.judged.some((j) => j.reason?.metric === 'churn')) binds.push(CHURN_FIX);
+  const extra = unchecked.map((u) => `[UNKNOWN] ${u.name} (${netns(u.inode)}): not checked: ${u.reason}`);
+  if (o.verbose > 0) {
+    checked.forEach((ns) => {
+      const r = ns.verdict.report;
+      const s = ns.settings;
+      extra.push(
+        `${ns.name} (${netns(ns.inode)}): settings ${ns.settingsRead ? 'read' : 'assumed'}, range ${r.space.low}-${r.space.high}, ${r.space.reservedInRange} reserved, ${r.listeningPorts} held by listeners; a new tcp destination gets ${r.capacity}; tcp_tw_reuse=${s.twReuse}; ${ns.verdict.selected} pools`,
+        ...s.assumptions.map((a) => `${ns.name}: ${a}`),
+      );
+      if (o.verbose >= 2) extra.push(`${ns.name}: sockets read ${ns.source === 'ss' ? 'with ss' : 'from /proc'}${ns.inode !== null || ns.name === 'host' ? '' : '; its namespace link may not be read, so its inode is unknown'}`);
+    });
+    extra.push(...gone.map((g) => `${g.name} (${netns(g.inode)}): gone: ${g.reason}`));
+    if (!v.across.root) extra.push('not root: the sysctls of other namespaces cannot be read, and are assumed to be the defaults of a new namespace');
+  }
+  return layout(summaryAcross(v), v.state, v.perfdata, listed.map((j) => detail(j, o.owners, `${namespaceTag(v, j.at)}: `)), binds, extra, v.selected, o.top);
+}
+
+/**
+ * Status line, the pool lines, further lines, then perfdata: all under 4 KB. The `pinned`
+ * lines (bind() before connect(): a cause and its fix) follow the pools and are never cut.
+ */
+function layout(text: string, state: State, perfdata: Verdict['perfdata'], pools: string[], pinned: string[], extra: string[], poolCount: number, top: number): string {
+  const status = statusLine(state, text);
+  const perf = `| ${perfdata.map(formatPerfdata).join(' ')}`;
+  const wanted = [...pools, ...extra].map(clean);
+  const pinnedText = pinned.map(clean);
+  let budget = MAX_BYTES - Buffer.byteLength(status) - Buffer.byteLength(perf) - 80 - pinnedText.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
   const body: string[] = [];
   for (const line of wanted) {
     budget -= Buffer.byteLength(line) + 1;
     if (budget < 0) break;
     body.push(line);
   }
-  const shownTuples = Math.min(tuples.length, body.length);
-  body.splice(shownTuples, 0, ...fixText);
-  const left = v.selected - shownTuples;
-  if (left > 0) body.push(`... ${left} more not shown${o.top === 0 ? ' (output kept under 4 KB)' : ' (--top 0 lists all)'}`);
+  const shownPools = Math.min(pools.length, body.length);
+  body.splice(shownPools, 0, ...pinnedText);
+  const left = poolCount - shownPools;
+  if (left > 0) body.push(`... ${left} more not shown${top === 0 ? ' (output kept under 4 KB)' : ' (--top 0 lists all)'}`);
   return [status, ...body, perf].join('\n') + '\n';
 }

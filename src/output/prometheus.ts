@@ -6,8 +6,10 @@
  */
 import { formatNumber } from '../nagios/number';
 import { State, stateName } from '../nagios/state';
+import type { Perfdata } from '../nagios/perfdata';
+import type { CheckedNamespace } from '../namespaces/check';
 import type { Pool } from '../pools/pool';
-import type { Verdict } from '../verdict/verdict';
+import type { AcrossVerdict, Judged, Verdict } from '../verdict/verdict';
 import { failureSummary, type Failure } from './failure';
 
 const PREFIX = 'ephemeral_ports_';
@@ -15,15 +17,23 @@ const PREFIX = 'ephemeral_ports_';
 /** A ratio to 6 decimals still tells one port from the next in a 65,535-port range. */
 const RATIO_DECIMALS = 6;
 
+/** What the host-wide gauges read: the state, the perfdata, and the range (one namespace). */
+interface Measured {
+  readonly state: State;
+  readonly perfdata: readonly Perfdata[];
+  /** Absent with --namespaces: each namespace has its own (NAMESPACE_GAUGES). */
+  readonly range?: { readonly low: number; readonly high: number };
+}
+
 /** One host-wide gauge; undefined when this run did not measure it (TCP or UDP not read). */
 interface Gauge {
   readonly name: string;
   readonly help: string;
-  readonly value: (v: Verdict) => number | undefined;
+  readonly value: (v: Measured) => number | undefined;
 }
 
 /** A perfdata item's value, by its label: the fixed perfdata set is what the gauges mirror. */
-const perf = (label: string, scale = 1) => (v: Verdict) => {
+const perf = (label: string, scale = 1) => (v: Measured) => {
   const item = v.perfdata.find((p) => p.label === label);
   return item === undefined ? undefined : item.value * scale;
 };
@@ -45,8 +55,19 @@ export const GAUGES: readonly Gauge[] = [
   { name: 'worst_closes_per_second', help: 'Connections the worst TCP tuple closed per second over the last 60 s (its TIME_WAIT that holds a port, over 60 s).', value: perf('worst_close_rate') },
   { name: 'worst_churn_headroom_factor', help: 'How many times its current churn the worst TCP tuple can take before connect() fails; absent when it has no TIME_WAIT holding a port.', value: perf('worst_churn_headroom') },
   { name: 'udp_used', help: 'In-range ports held by UDP sockets: one host-wide pool.', value: perf('udp_used') },
-  { name: 'range_low', help: 'First port of net.ipv4.ip_local_port_range.', value: (v) => v.report.space.low },
-  { name: 'range_high', help: 'Last port of net.ipv4.ip_local_port_range.', value: (v) => v.report.space.high },
+  { name: 'range_low', help: 'First port of net.ipv4.ip_local_port_range.', value: (v) => v.range?.low },
+  { name: 'range_high', help: 'Last port of net.ipv4.ip_local_port_range.', value: (v) => v.range?.high },
+  { name: 'namespaces', help: 'Network namespaces checked (--namespaces).', value: perf('namespaces') },
+  { name: 'namespaces_unchecked', help: 'Network namespaces that could not be checked, or not in time (--namespaces); each makes the state at least UNKNOWN.', value: perf('namespaces_unchecked') },
+];
+
+/** Per-namespace gauges with --namespaces, labelled netns (its inode) and namespace (its name). */
+export const NAMESPACE_GAUGES: readonly { readonly name: string; readonly help: string; readonly value: (ns: CheckedNamespace) => number }[] = [
+  { name: 'namespace_state', help: 'State of the worst pool of this network namespace: 0 OK, 1 WARNING, 2 CRITICAL.', value: (ns) => ns.verdict.state },
+  { name: 'namespace_capacity', help: 'Ports a new TCP destination gets in this network namespace.', value: (ns) => ns.verdict.report.capacity },
+  { name: 'namespace_range_low', help: 'First port of this network namespace\'s ip_local_port_range.', value: (ns) => ns.verdict.report.space.low },
+  { name: 'namespace_range_high', help: 'Last port of this network namespace\'s ip_local_port_range.', value: (ns) => ns.verdict.report.space.high },
+  { name: 'namespace_settings_assumed', help: '1 when this network namespace\'s sysctls could not be read (not root) and the kernel defaults of a new namespace were assumed.', value: (ns) => (ns.settingsRead ? 0 : 1) },
 ];
 
 /** A label of the per-tuple series; `remote_port` is empty for the UDP pool (no destination). */
@@ -81,17 +102,39 @@ function value(name: string, n: number): string {
   return formatNumber(n, name.endsWith('_ratio') ? RATIO_DECIMALS : 3);
 }
 
-export function renderPrometheus(v: Verdict, o: { top: number }): string {
+function gauges(v: Measured): string[] {
   const lines: string[] = [];
   for (const g of GAUGES) {
     const n = g.value(v);
     if (n !== undefined) lines.push(...family(g.name, g.help, [` ${value(g.name, n)}`]));
   }
-  const listed = o.top === 0 ? v.judged : v.judged.slice(0, o.top);
-  const labels = listed.map(({ pool }) => `{${TUPLE_LABELS.map((l) => `${l.name}="${escapeLabelValue(l.value(pool))}"`).join(',')}}`);
+  return lines;
+}
+
+/** @param extra labels before the tuple's own (the namespace's, with --namespaces) */
+function tupleGauges(listed: readonly Judged[], extra: (j: Judged, i: number) => string): string[] {
+  const lines: string[] = [];
+  const labels = listed.map((j, i) => `{${extra(j, i)}${TUPLE_LABELS.map((l) => `${l.name}="${escapeLabelValue(l.value(j.pool))}"`).join(',')}}`);
   if (listed.length > 0) {
     for (const g of TUPLE_GAUGES) lines.push(...family(g.name, g.help, listed.map(({ pool }, i) => `${labels[i]} ${value(g.name, g.value(pool))}`)));
   }
+  return lines;
+}
+
+export function renderPrometheus(v: Verdict, o: { top: number }): string {
+  const listed = o.top === 0 ? v.judged : v.judged.slice(0, o.top);
+  const lines = [...gauges({ state: v.state, perfdata: v.perfdata, range: v.report.space }), ...tupleGauges(listed, () => '')];
+  return `${lines.join('\n')}\n`;
+}
+
+/** With --namespaces: the same gauges over all of them, then per namespace, and `netns` on each tuple. */
+export function renderPrometheusAcross(v: AcrossVerdict, o: { top: number }): string {
+  const listed = o.top === 0 ? v.judged : v.judged.slice(0, o.top);
+  const { checked } = v.across;
+  const nsLabels = (ns: CheckedNamespace) => `netns="${ns.inode ?? ''}",namespace="${escapeLabelValue(ns.name)}"`;
+  const lines = gauges({ state: v.state, perfdata: v.perfdata });
+  for (const g of NAMESPACE_GAUGES) lines.push(...family(g.name, g.help, checked.map((ns) => `{${nsLabels(ns)}} ${value(g.name, g.value(ns))}`)));
+  lines.push(...tupleGauges(listed, (_, i) => `netns="${checked[listed[i].at].inode ?? ''}",`));
   return `${lines.join('\n')}\n`;
 }
 

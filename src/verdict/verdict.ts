@@ -6,8 +6,9 @@ import { State } from '../nagios/state';
 import type { Perfdata } from '../nagios/perfdata';
 import type { Range } from '../nagios/range';
 import { churnOf } from '../pools/churn';
+import type { Across } from '../namespaces/check';
 import { usagePercent, type Pool, type PoolReport } from '../pools/pool';
-import type { Ranked } from './ranking';
+import { mergeRanked, type Ranked } from './ranking';
 
 export interface Thresholds {
   /** Applied to usage in percent. */
@@ -133,7 +134,12 @@ export function decide(report: PoolReport, ranked: Ranked, thresholds: Threshold
  * people. Stable across runs, so a graph follows one tuple. Many series: hence opt-in.
  */
 export function poolLabel(pool: Pool): string {
-  const key = `${pool.local} ${pool.remote} ${pool.remotePort}`;
+  return poolLabelIn(pool, undefined);
+}
+
+/** The same, for a pool of one of several namespaces: its namespace is part of the hash. */
+export function poolLabelIn(pool: Pool, namespace: string | undefined): string {
+  const key = `${namespace === undefined ? '' : `${namespace} `}${pool.local} ${pool.remote} ${pool.remotePort}`;
   let hash = 0x811c9dc5; // FNV-1a, 32 bits
   for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193) >>> 0;
   const destination = `${pool.remote}_${pool.remotePort}`.toLowerCase().replace(/[^a-z0-9]/g, '_');
@@ -170,4 +176,98 @@ function perfdata(report: PoolReport, worst: Pool, worstTcp: Pool, selectedCount
   }
   if (report.udp !== null) items.push({ label: 'udp_used', value: report.udp.used, min: 0, max: report.udp.capacity });
   return items;
+}
+
+/** A pool judged in one of several namespaces: `at` indexes Across.checked. */
+export interface PlacedJudged extends Judged {
+  readonly at: number;
+}
+
+export interface AcrossVerdict {
+  readonly state: State;
+  /** The worst of every namespace's selected pools, worst first (mergeRanked). */
+  readonly judged: readonly PlacedJudged[];
+  /** How many pools were selected in all namespaces, listed or not. */
+  readonly selected: number;
+  /** The namespace whose new TCP destination gets the fewest ports (index into across.checked), null if none was checked. */
+  readonly leastFresh: number | null;
+  readonly across: Across;
+  readonly thresholds: Thresholds;
+  readonly perfdata: readonly Perfdata[];
+}
+
+/**
+ * How bad a state is for the overall verdict over several namespaces: CRITICAL outranks
+ * UNKNOWN, which outranks WARNING (docs/namespaces.md, "The overall state"). A namespace
+ * out of ports is paged even when another could not be read, and one that could not be
+ * read never hides behind an OK or a WARNING.
+ */
+const SEVERITY: Record<State, number> = { [State.OK]: 0, [State.WARNING]: 1, [State.UNKNOWN]: 2, [State.CRITICAL]: 3 };
+
+export function worstState(states: readonly State[]): State {
+  return states.reduce((worst, s) => (SEVERITY[s] > SEVERITY[worst] ? s : worst), State.OK);
+}
+
+/**
+ * The verdict over several namespaces, each already judged on its own (its own settings,
+ * its own pools). The overall state is the worst of their states, and UNKNOWN for each
+ * namespace not checked; a namespace that is gone counts for nothing.
+ */
+/**
+ * @param limit how many of the worst pools of each protocol to keep (the --top of each namespace)
+ */
+export function decideAcross(across: Across, thresholds: Thresholds, limit: number, tuplePerfdata = 0): AcrossVerdict {
+  const { checked } = across;
+  const tuplesOf = (v: Verdict) => v.perfdata.find((p) => p.label === 'tuples')?.value ?? 0;
+  const merged = mergeRanked(checked.map((ns, at) => ({ worst: ns.verdict.judged.map((j): PlacedJudged => ({ ...j, at })), selected: ns.verdict.selected, selectedTuples: tuplesOf(ns.verdict) })), limit);
+  const judged = merged.worst as readonly PlacedJudged[];
+  const states = [...checked.map((ns) => ns.verdict.state), ...across.unchecked.map(() => State.UNKNOWN)];
+  const state = states.length === 0 ? State.UNKNOWN : worstState(states);
+  let leastFresh: number | null = null;
+  checked.forEach((ns, at) => {
+    if (leastFresh === null || ns.verdict.report.capacity < checked[leastFresh].verdict.report.capacity) leastFresh = at;
+  });
+  const perf: Perfdata[] = [];
+  const worst = judged[0] ?? (leastFresh === null ? undefined : { ...checked[leastFresh].verdict.fresh, at: leastFresh });
+  if (worst !== undefined) {
+    const reports = checked.map((ns) => ns.verdict.report);
+    const least = <T>(items: readonly T[], value: (t: T) => number) => items.reduce((a, b) => (value(b) < value(a) ? b : a));
+    const sum = (value: (r: PoolReport) => number) => reports.reduce((total, r) => total + value(r), 0);
+    const leastCapacity = least(reports, (r) => r.capacity);
+    const pool = worst.pool;
+    perf.push(
+      { label: 'worst_usage', value: pool.usage, uom: '%', warn: thresholds.warning.perfdataValue(), crit: thresholds.critical.perfdataValue(), min: 0, max: 100 },
+      { label: 'worst_used', value: pool.used, min: 0, max: pool.capacity },
+      { label: 'worst_remaining', value: pool.remaining, warn: thresholds.warningRemaining ?? undefined, crit: thresholds.criticalRemaining ?? undefined, min: 0, max: pool.capacity },
+      { label: 'capacity', value: leastCapacity.capacity, min: 0, max: leastCapacity.space.rangeSize },
+      { label: 'tuples', value: merged.selectedTuples, min: 0 },
+      { label: 'listening_ports', value: sum((r) => r.listeningPorts), min: 0 },
+    );
+    const tcp = reports.flatMap((r) => (r.tcp === null ? [] : [r.tcp]));
+    if (tcp.length > 0) {
+      const bind = least(tcp, (t) => t.bindStyle.remaining).bindStyle;
+      perf.push(
+        { label: 'sockets_in_range', value: tcp.reduce((n, t) => n + t.sockets, 0), min: 0 },
+        { label: 'time_wait', value: tcp.reduce((n, t) => n + t.timeWait, 0), min: 0 },
+        { label: 'bind_remaining', value: bind.remaining, min: 0, max: bind.capacity },
+      );
+      const mostTaken = reports.reduce((a, b) => (b.bind.taken > a.bind.taken ? b : a));
+      perf.push({ label: 'bind_taken', value: mostTaken.bind.taken, min: 0, max: mostTaken.space.rangeSize });
+      // The churn of the worst TCP tuple anywhere, as without --namespaces.
+      const churn = judged.find((j) => j.pool.protocol === 'tcp')?.pool.churn ?? null;
+      if (churn !== null) {
+        perf.push({ label: 'worst_close_rate', value: churn.closesPerSecond, min: 0 });
+        if (churn.headroomFactor !== null) perf.push({ label: 'worst_churn_headroom', value: churn.headroomFactor, warn: thresholds.warningChurn ?? undefined, crit: thresholds.criticalChurn ?? undefined, min: 0 });
+      }
+    }
+    const udp = reports.flatMap((r) => (r.udp === null ? [] : [r.udp]));
+    if (udp.length > 0) {
+      const fullest = least(udp, (u) => u.remaining);
+      perf.push({ label: 'udp_used', value: fullest.used, min: 0, max: fullest.capacity });
+    }
+  }
+  perf.push({ label: 'namespaces', value: checked.length, min: 0 }, { label: 'namespaces_unchecked', value: across.unchecked.length, min: 0 });
+  const scope = (at: number) => String(checked[at].inode ?? checked[at].name);
+  perf.push(...judged.filter((j) => j.pool.protocol === 'tcp').slice(0, tuplePerfdata).map(({ pool, at }) => ({ label: poolLabelIn(pool, scope(at)), value: pool.used, min: 0, max: pool.capacity })));
+  return { state, judged, selected: merged.selected, leastFresh, across, thresholds, perfdata: perf };
 }

@@ -6,6 +6,7 @@
  * a direct run prints; Icinga's own parser reads every perfdata value as written.
  */
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -108,9 +109,10 @@ describe('icinga2 daemon -C', { skip }, () => {
       extra: 'object Endpoint "agent-1.example.com" { }\nobject Zone "agent-1.example.com" { endpoints = [ "agent-1.example.com" ]; parent = ZoneName }',
     });
     writeFileSync(join(layout.globalZoneDir, 'ephemeral_ports.conf'), readFileSync(CONF));
+    writeFileSync(join(layout.globalZoneDir, 'ephemeral_ports_sudo.conf'), readFileSync(join(ROOT, 'icinga', 'ephemeral_ports_sudo.conf')));
     writeFileSync(join(layout.masterZoneDir, 'services.conf'), readFileSync(EXAMPLE));
     writeFileSync(join(layout.masterZoneDir, 'hosts.conf'), [
-      'object Host "agent-1.example.com" { check_command = "dummy"; vars.os = "Linux"; vars.agent_endpoint = name; vars.ephemeral_ports_db_pool = [ "198.51.100.0/28", "192.0.2.7" ] }',
+      'object Host "agent-1.example.com" { check_command = "dummy"; vars.os = "Linux"; vars.agent_endpoint = name; vars.containers = true; vars.ephemeral_ports_db_pool = [ "198.51.100.0/28", "192.0.2.7" ] }',
       'object Host "master" { check_command = "dummy"; vars.os = "Linux" }',
       'object Host "windows" { check_command = "dummy"; vars.os = "Windows" }',
     ].join('\n'));
@@ -118,7 +120,11 @@ describe('icinga2 daemon -C', { skip }, () => {
     assert.equal(r.status, 0, r.output);
 
     const services = compiledServices(layout);
-    assert.deepEqual([...services.keys()].sort(), ['agent-1.example.com!ephemeral-ports', 'agent-1.example.com!ephemeral-ports-db-pool', 'master!ephemeral-ports']);
+    assert.deepEqual([...services.keys()].sort(), ['agent-1.example.com!ephemeral-ports', 'agent-1.example.com!ephemeral-ports-containers', 'agent-1.example.com!ephemeral-ports-db-pool', 'master!ephemeral-ports']);
+    const containers = services.get('agent-1.example.com!ephemeral-ports-containers')!;
+    assert.equal(containers.check_command, 'ephemeral_ports_sudo');
+    assert.equal(containers.vars.ephemeral_ports_namespaces, 'all');
+    assert.equal(containers.command_endpoint, 'agent-1.example.com');
     const agent = services.get('agent-1.example.com!ephemeral-ports-db-pool')!;
     assert.equal(agent.check_command, 'ephemeral_ports');
     assert.equal(agent.command_endpoint, 'agent-1.example.com', 'runs on the agent');
@@ -141,6 +147,7 @@ describe('a real Icinga 2 daemon running the bundle', { skip }, () => {
   let icinga: IcingaDaemon | undefined;
   let stored: Map<string, StoredCheckResult>;
   let proc: string;
+  let holder: ChildProcess | undefined;
 
   interface Case { vars: Record<string, unknown>; state: number; exact: boolean; argv?: string[] }
   const cases = new Map<string, Case>();
@@ -160,6 +167,11 @@ describe('a real Icinga 2 daemon running the bundle', { skip }, () => {
     cases.set('forced-warning', { vars: { warning: '@0:100' }, state: 1, exact: false });
     cases.set('forced-critical', { vars: { critical_remaining: 65535 }, state: 2, exact: false });
     cases.set('unknown', { vars: { proc: missing }, state: 3, exact: true });
+    // --namespaces on a namespace of our own (an empty one, held by a sleep): a fixed answer.
+    holder = spawn('unshare', ['-n', 'sleep', '600'], { stdio: 'ignore' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const pid = String(holder.pid);
+    cases.set('namespaces', { vars: { namespaces: pid, owners: true, verbose: true }, state: 0, exact: true, argv: ['--critical', '90', '--namespaces', pid, '--owners', '-v', '--warning', '70'] });
     cases.set('all-options', {
       vars: {
         proc, remote: ['192.0.2.0/24', '198.51.100.7'], remote_port: [5432, '6432-6439'], local: ['127.0.0.0/8', '::1'],
@@ -208,6 +220,7 @@ describe('a real Icinga 2 daemon running the bundle', { skip }, () => {
 
   after(async () => {
     await icinga?.stop();
+    holder?.kill();
     removeDir(dir);
   });
 
@@ -221,6 +234,7 @@ describe('a real Icinga 2 daemon running the bundle', { skip }, () => {
     const argv = (n: string) => stored.get(`${host}!${n}`)!.command.slice(1);
     assert.deepEqual(argv('pool-80'), ['--critical', '90', '--proc', proc, '--warning', '70'], 'defaults from the CheckCommand vars');
     assert.ok(argv('pool-80-ok').includes('-v'), 'verbose = true gives -v');
+    assert.match(stored.get(`${host}!namespaces`)!.output, /^EPHEMERAL PORTS OK - worst udp host-wide pool in sleep \(pid \d+\): /);
     assert.ok(!argv('all-options').includes('--ipv6') && !argv('all-options').includes('--udp'), 'set_if false leaves the flag out');
   });
 

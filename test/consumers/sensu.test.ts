@@ -150,7 +150,9 @@ describe('Sensu Go', { skip: skipUnless(bundleMissing() || commandMissing('tar',
       const which = spawnSync('sh', ['-c', `command -v ${command.split(' ')[0]}`], { encoding: 'utf8', env });
       assert.equal(which.stdout.trim(), join(dir, 'bin', 'check_ephemeral_ports'), 'the asset\'s bin/ is what the agent finds');
       const r = spawnSync('sh', ['-c', command], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
-      assert.ok([0, 1, 2].includes(r.status ?? -1), `${command}: exit ${r.status} ${r.stdout}${r.stderr}`);
+      // --namespaces on a busy machine may leave a namespace unread within -t: UNKNOWN, with metrics still.
+      const states = command.includes('--namespaces') ? [0, 1, 2, 3] : [0, 1, 2];
+      assert.ok(states.includes(r.status ?? -1), `${command}: exit ${r.status} ${r.stdout}${r.stderr}`);
       const metrics = assertSensuReadsIt(r.stdout, command);
       assert.ok(metrics.some((m) => m.name === 'worst_usage'));
       console.log(`# sensu: ${command} -> exit ${r.status}, ${metrics.length} metrics`);

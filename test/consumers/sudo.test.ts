@@ -34,16 +34,18 @@ describe('the shipped root recipes (static)', () => {
     const r = spawnSync('visudo', ['-cf', SUDOERS], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     const rules = shippedRules();
-    assert.equal(rules.length, 2);
+    assert.equal(rules.length, 4);
     for (const args of rules) assert.doesNotMatch(args.replace(/\{1\\,16\}/g, ''), /\*|\.\*|\\\*|ALL/, `no wildcard: ${args}`);
   });
 
-  test('the NRPE sudo command passes exactly the arguments of a rule', () => {
-    const line = /^command\[check_ephemeral_ports_sudo\]=(.*)$/m.exec(readFileSync(join(ROOT, 'icinga', 'nrpe.cfg'), 'utf8'))?.[1];
-    assert.ok(line);
-    assert.ok(line.startsWith(`${SUDO} -n ${SHIPPED_PATH} `), line);
-    assert.ok(shippedRules().includes(line.slice(`${SUDO} -n ${SHIPPED_PATH} `.length)), line);
-  });
+  for (const command of ['check_ephemeral_ports_sudo', 'check_ephemeral_ports_containers']) {
+    test(`the NRPE command ${command} passes exactly the arguments of a rule`, () => {
+      const line = new RegExp(`^command\\[${command}\\]=(.*)$`, 'm').exec(readFileSync(join(ROOT, 'icinga', 'nrpe.cfg'), 'utf8'))?.[1];
+      assert.ok(line);
+      assert.ok(line.startsWith(`${SUDO} -n ${SHIPPED_PATH} `), line);
+      assert.ok(shippedRules().includes(line.slice(`${SUDO} -n ${SHIPPED_PATH} `.length)), line);
+    });
+  }
 
   test('the Icinga CheckCommand is the plain one behind sudo -n', () => {
     const conf = readFileSync(SUDO_CONF, 'utf8');
@@ -100,6 +102,13 @@ describe('sudo, NRPE and Icinga 2 running the plugin as root', { skip: skipUnles
       assert.deepEqual(splitNagiosOutput(viaNrpe.stdout).perfdata.map((p) => p.split('=')[0]), splitNagiosOutput(direct.stdout).perfdata.map((p) => p.split('=')[0]));
       assert.deepEqual(ranAsRoot(), [`${plugin} -w 70 -c 90`]);
       console.log(`# via NRPE and sudo (exit ${viaNrpe.status}): ${splitNagiosOutput(viaNrpe.stdout).firstLine}`);
+      // Containers: every namespace, each one's sysctls read as root (none assumed).
+      const containers = nrpe.check('check_ephemeral_ports_containers');
+      assert.ok([0, 1, 2, 3].includes(containers.status ?? -1), containers.stdout);
+      assert.equal(stateWord(containers.stdout), ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'][containers.status ?? 3], containers.stdout);
+      assert.ok(splitNagiosOutput(containers.stdout).perfdata.some((p) => /^namespaces=[1-9]\d*;/.test(p)), containers.stdout);
+      assert.doesNotMatch(containers.stdout, /settings assumed/);
+      assert.deepEqual(ranAsRoot().slice(1), [`${plugin} --namespaces all -w 70 -c 90`]);
     } finally {
       await nrpe.stop();
     }
@@ -117,13 +126,14 @@ describe('sudo, NRPE and Icinga 2 running the plugin as root', { skip: skipUnles
       service('thresholds', 'vars.ephemeral_ports_warning = "~:95"; vars.ephemeral_ports_critical = "@0:100"'),
       service('other-option', 'vars.ephemeral_ports_tcp = true'),
       service('proc-copy', 'vars.ephemeral_ports_proc = "/tmp"'),
+      service('containers', 'vars.ephemeral_ports_namespaces = "all"'),
     ].join('\n'));
     const v = validate(layout);
     assert.equal(v.status, 0, v.output);
     chownTree(idir, user.uid, user.gid);
     const before = ranAsRoot().length;
     const icinga = new IcingaDaemon(layout, { user: user.name, group: user.name });
-    const names = ['h!defaults', 'h!thresholds', 'h!other-option', 'h!proc-copy'];
+    const names = ['h!defaults', 'h!thresholds', 'h!other-option', 'h!proc-copy', 'h!containers'];
     try {
       await icinga.forceChecks(names);
       await icinga.waitForResults(names);
@@ -145,8 +155,12 @@ describe('sudo, NRPE and Icinga 2 running the plugin as root', { skip: skipUnles
       assert.equal(r.exit_status, 1, `${refused}: ${r.output}`);
       assert.match(r.output, /^sudo: a password is required/, refused);
     }
+    const containers = stored.get('h!containers')!;
+    assert.deepEqual(containers.command.slice(3), ['--critical', '90', '--namespaces', 'all', '--warning', '70']);
+    assert.ok(containers.performance_data.some((p) => /^namespaces=[1-9]\d*;/.test(p)), containers.output);
+    assert.doesNotMatch(containers.output, /settings assumed/);
     // sudo logs the program it resolved (PluginDir links to the staged copy).
-    assert.deepEqual(ranAsRoot().slice(before).sort(), [`${plugin} --critical 90 --warning 70`, `${plugin} --critical @0:100 --warning ~:95`]);
+    assert.deepEqual(ranAsRoot().slice(before).sort(), [`${plugin} --critical 90 --namespaces all --warning 70`, `${plugin} --critical 90 --warning 70`, `${plugin} --critical @0:100 --warning ~:95`]);
   });
 });
 

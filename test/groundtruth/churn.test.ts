@@ -236,7 +236,7 @@ test('churn: close rates, headroom and ceiling against TIME_WAITs made at known 
     // The detail line and -v say what the figures are.
     const verbose = runs[CHURN_LIMITS.length];
     assertNagiosOutput(verbose);
-    assert.match(verbose.stdout, /\] tcp 127\.0\.0\.1 -> 127\.0\.0\.2:5432: .*; 1\.67 closes\/s \([\d.]+\/s in the last 10 s\), 1\.69x headroom, ceiling 2\.82\/s\n/);
+    assert.match(verbose.stdout, /\] tcp 127\.0\.0\.1 -> 127\.0\.0\.2:5432: .*; 1\.67 closes\/s \([\d.]+\/s in the last 10 s\), 1\.69x headroom, ceiling 2\.82\/s(; held by .*)?\n/);
     assert.match(verbose.stdout, /\n[^\n[]*headroom[^\n]*\n/);
   });
 
