@@ -1,61 +1,146 @@
 /**
- * npm run bench -- [--outbound N] [--inbound N] [--runs N] [--sources N]
+ * npm run bench -- [--shapes LIST] [--sockets N] [--runs N] [--background N] [--check PATH] [--compare PATH]
  *
- * Times the committed bundle on a busy host made on purpose: in a private network
- * namespace (loopback only, gone when the benchmark ends), holder processes open
- *   - N outbound connections from 127.0.1.x to listeners of their own outside the range
- *     (client ports from connect(): in the range, spread over many tuples), and
- *   - N inbound connections to :443 listeners, their clients bound below the range
- * (two sockets per connection). Then, round-robin over several runs, it times the check
- * with each source against the filtered `ss -tanH` and `cat` of the tables it competes
- * with, and `node -e 0`; medians, ratios and peak RSS (wait4) are printed. See README.md.
+ * Times the committed bundle on busy hosts of several shapes, each built on purpose in a
+ * private network namespace of its own (loopback only, range 10000-65000, gone when that
+ * shape is done), against what it competes with: the filtered `ss`, a naive `ss | awk`
+ * that counts sockets per tuple, and `cat` of the /proc tables. Commands run round-robin,
+ * so load from elsewhere falls on each alike; medians, min-max, CPU time and peak RSS are
+ * printed per shape, then one table for all shapes (the README's). See README.md,
+ * "Benchmark"; --help lists the options.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..');
-const BUNDLE = join(ROOT, 'dist', 'check_ephemeral_ports');
 const HOLDER = join(__dirname, 'holder.py');
 const MEASURE = join(__dirname, 'measure.py');
-const PER_HOLDER = 9000; // two descriptors per connection, under the 20,000 open files allowed
+const RANGE = { low: 10000, high: 65000 };
+/** Two descriptors per connection, under the 20,000 open files a process may have. */
+const PER_HOLDER = 8900;
+const FILTER = `( sport >= :${RANGE.low} and sport <= :${RANGE.high} )`;
+/** What an operator writes in five minutes: sockets per (local address, peer) from the filtered ss. */
+const AWK = '$1 != "LISTEN" { l = $4; sub(/:[^:]*$/, "", l); n[l " " $5]++ } END { for (t in n) if (n[t] > m) { m = n[t]; w = t } print m, w }';
+
+interface ShapeKind {
+  readonly what: string;
+  /** Connections per tuple for outbound shapes; null: inbound to the in-range listener. */
+  readonly perTuple: number | null;
+  /** Wall time target, as a ratio to the filtered ss. */
+  readonly target: number;
+}
+
+const SHAPES: Record<string, ShapeKind> = {
+  client: { what: 'few large tuples: ~2,250 connections to each destination', perTuple: 2250, target: 1.3 },
+  spread: { what: 'many tuples of ~21 connections each (a proxy, a crawler)', perTuple: 21, target: 1.5 },
+  'many-tuples': { what: 'one connection per destination (100,000 tuples of one socket)', perTuple: 1, target: 1.3 },
+  'in-range-listener': { what: 'a service on :40000, in the range, with that many accepted connections', perTuple: null, target: 1.3 },
+};
+
+const USAGE = `usage: npm run bench -- [options]
+  --shapes LIST    comma-separated, each NAME or NAME@SIZE (e.g. client@1M, spread@400k);
+                   names: idle, ${Object.keys(SHAPES).join(', ')}
+                   (default: idle,client,spread,many-tuples,in-range-listener,spread@400k)
+  --sockets N      in-range sockets of a shape without @SIZE (default 100k)
+  --runs N         timed runs of each command, round-robin, after one warm-up (default 7)
+  --background N   also N connections to :443 with both ends outside the range (default 0)
+  --check PATH     the bundle to time (default dist/check_ephemeral_ports)
+  --compare PATH   another bundle to time alongside (e.g. a build of main), ratio printed`;
 
 interface Settings {
-  outbound: number;
-  inbound: number;
+  shapes: { name: string; size: number }[];
   runs: number;
-  sources: number;
+  background: number;
+  check: string;
+  compare: string | null;
+}
+
+function count(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(text);
+  const n = m ? Number(m[1]) * (m[2] === '' ? 1 : /k/i.test(m[2]) ? 1000 : 1_000_000) : NaN;
+  if (!Number.isInteger(n) || n < 0) throw new Error(`"${text}" is not a count (e.g. 100000, 100k, 1M)\n${USAGE}`);
+  return n;
 }
 
 function parseArgs(argv: string[]): Settings {
-  const s: Settings = { outbound: 100_000, inbound: 100_000, runs: 7, sources: 4 };
+  const given: Record<string, string> = {};
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    process.exit(0);
+  }
   for (let i = 0; i < argv.length; i++) {
-    const name = argv[i].replace(/^--/, '') as keyof Settings;
-    const value = Number(argv[++i]);
-    if (!(name in s) || !Number.isInteger(value) || value < 0) throw new Error(`usage: bench [--outbound N] [--inbound N] [--runs N] [--sources N] (bad "${argv[i - 1]} ${argv[i]}")`);
-    s[name] = value;
+    const name = argv[i].replace(/^--/, '');
+    if (!['shapes', 'sockets', 'runs', 'background', 'check', 'compare'].includes(name) || argv[i + 1] === undefined) throw new Error(`bad option "${argv[i]}"\n${USAGE}`);
+    given[name] = argv[++i];
   }
-  if (s.runs < 1 || s.sources < 1 || s.sources > 254) throw new Error('--runs and --sources (1-254) must be at least 1');
-  return s;
-}
-
-/** Re-runs this file inside a fresh network namespace; --kill-child: nothing outlives us. */
-function enterNamespace(): never {
-  if (process.getuid?.() !== 0) {
-    console.error('bench: needs root (a private network namespace full of sockets)');
-    process.exit(2);
-  }
-  const r = spawnSync('unshare', ['--net', '--fork', '--kill-child', process.execPath, ...process.execArgv, __filename, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, BENCH_IN_NAMESPACE: '1' },
+  const sockets = count(given.sockets ?? '100k');
+  const shapes = (given.shapes ?? 'idle,client,spread,many-tuples,in-range-listener,spread@400k').split(',').map((spec) => {
+    const [name, size] = spec.split('@');
+    if (name !== 'idle' && !(name in SHAPES)) throw new Error(`unknown shape "${name}"\n${USAGE}`);
+    return { name, size: name === 'idle' ? 0 : size === undefined ? sockets : count(size) };
   });
-  process.exit(r.status ?? 1);
+  const runs = count(given.runs ?? '7');
+  if (runs < 1) throw new Error('--runs must be at least 1');
+  return { shapes, runs, background: count(given.background ?? '0'), check: given.check ?? join(ROOT, 'dist', 'check_ephemeral_ports'), compare: given.compare ?? null };
 }
 
 interface Sample {
   wallMs: number;
+  /** User + system time, the command's children included. */
+  cpuMs: number;
   maxRssKiB: number;
   exit: number;
   rssFrom: string;
+}
+
+interface Command {
+  readonly name: string;
+  readonly argv: readonly string[];
+}
+
+interface Figures {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  /** CPU ms (user + system, children included), median over the runs. */
+  readonly cpu: number;
+  /** MiB, median over the runs. */
+  readonly rss: number;
+}
+
+/** What one shape's namespace reports back to the parent. */
+interface ShapeResult {
+  readonly shape: string;
+  readonly size: number;
+  readonly built: string;
+  readonly inRange: number;
+  readonly total: number;
+  readonly tuples: number;
+  readonly firstLine: string;
+  readonly load: { before: string; after: string };
+  /** TCP sockets allocated machine-wide (all namespaces), when the timing began. */
+  readonly machine: number;
+  readonly figures: Record<string, Figures>;
+}
+
+function sh(command: string, args: string[]): string {
+  const r = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 1 << 30 });
+  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+/**
+ * TCP sockets allocated on the whole machine, every namespace's: each listing walks them all
+ * (the socket hash is shared), so others' sockets slow even an empty namespace's ss.
+ */
+function machineSockets(): number {
+  return Number(/TCP: .*\balloc (\d+)/.exec(readFileSync('/proc/net/sockstat', 'utf8'))?.[1] ?? NaN);
 }
 
 function measure(argv: readonly string[]): Sample {
@@ -70,55 +155,27 @@ function median(values: number[]): number {
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 }
 
-interface Command {
-  readonly name: string;
-  readonly argv: readonly string[];
-}
-
-interface Timed {
-  readonly command: Command;
-  readonly samples: Sample[];
-}
-
-/** Round-robin: A B C A B C ..., so load from elsewhere falls on every command alike. */
-function timeAlternating(commands: readonly Command[], runs: number): Timed[] {
-  const timed = commands.map((command) => ({ command, samples: [] as Sample[] }));
-  for (const t of timed) measure(t.command.argv); // warm the page cache, not counted
+/** Round-robin: A B C A B C ..., after one untimed warm-up of each (page cache, ss binary). */
+function timeRoundRobin(commands: readonly Command[], runs: number): Record<string, Figures> {
+  const samples = commands.map(() => [] as Sample[]);
+  for (const c of commands) measure(c.argv);
   for (let run = 0; run < runs; run++) {
-    for (const t of timed) {
-      const sample = measure(t.command.argv);
-      if (sample.exit > 3) throw new Error(`${t.command.name} exited with ${sample.exit}`);
-      t.samples.push(sample);
-    }
+    commands.forEach((c, i) => {
+      const sample = measure(c.argv);
+      // Every shape here is OK for the check: anything else (UNKNOWN: a timeout) is no figure.
+      if (sample.exit !== 0) throw new Error(`${c.name} exited with ${sample.exit}`);
+      samples[i].push(sample);
+    });
   }
-  return timed;
+  const figures: Record<string, Figures> = {};
+  commands.forEach((c, i) => {
+    const walls = samples[i].map((s) => s.wallMs);
+    figures[c.name] = { median: median(walls), min: Math.min(...walls), max: Math.max(...walls), cpu: median(samples[i].map((s) => s.cpuMs)), rss: median(samples[i].map((s) => s.maxRssKiB)) / 1024 };
+  });
+  return figures;
 }
 
-function report(title: string, timed: readonly Timed[]): Map<string, { wall: number; rss: number }> {
-  const medians = new Map<string, { wall: number; rss: number }>();
-  console.log(`\n${title}`);
-  console.log(`  ${'command'.padEnd(44)} ${'median ms'.padStart(10)} ${'min-max ms'.padStart(15)} ${'peak RSS MiB'.padStart(13)}`);
-  for (const { command, samples } of timed) {
-    const walls = samples.map((s) => s.wallMs);
-    const wall = median(walls);
-    const rss = median(samples.map((s) => s.maxRssKiB)) / 1024;
-    medians.set(command.name, { wall, rss });
-    const spread = `${Math.min(...walls).toFixed(0)}-${Math.max(...walls).toFixed(0)}`;
-    console.log(`  ${command.name.padEnd(44)} ${wall.toFixed(1).padStart(10)} ${spread.padStart(15)} ${rss.toFixed(1).padStart(13)}`);
-  }
-  return medians;
-}
-
-function ratio(label: string, a: number, b: number, target: number): void {
-  const r = a / b;
-  console.log(`  ${label.padEnd(44)} ${r.toFixed(2).padStart(10)}  (target ≤ ${target}: ${r <= target ? 'met' : 'MISSED'})`);
-}
-
-function sh(command: string, args: string[]): string {
-  const r = spawnSync(command, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+// ---- inside a shape's namespace -------------------------------------------------------
 
 const holders: ChildProcess[] = [];
 
@@ -149,59 +206,172 @@ async function stopHolders(): Promise<void> {
   );
 }
 
-async function buildSockets(s: Settings): Promise<void> {
+/** Holders for `size` in-range sockets of the shape, plus the background; returns a description. */
+/** Holders building at once: more would only crowd a shared machine's CPUs. */
+const BUILDING_AT_ONCE = 4;
+
+/** Holders for `size` in-range sockets of the shape, plus the background; returns a description. */
+async function build(name: string, size: number, background: number): Promise<string> {
   const started = Date.now();
-  const jobs: Promise<number>[] = [];
-  for (let i = 0, left = s.outbound; left > 0; i++, left -= PER_HOLDER) jobs.push(startHolder(['out', String(i), String(Math.min(PER_HOLDER, left)), String(s.sources)]));
-  for (let i = 1, left = s.inbound; left > 0; i++, left -= PER_HOLDER) jobs.push(startHolder(['in', String(i), String(Math.min(PER_HOLDER, left))]));
-  const made = (await Promise.all(jobs)).reduce((a, b) => a + b, 0);
-  console.log(`built ${made} connections (${2 * made} sockets) with ${jobs.length} holder processes in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const kind = SHAPES[name];
+  const jobs: string[][] = [];
+  let index = 0;
+  for (let left = size; left > 0; left -= PER_HOLDER, index++) {
+    const n = String(Math.min(PER_HOLDER, left));
+    jobs.push(kind.perTuple === null ? ['in', String(index + 1), n, '40000'] : ['out', String(index), n, String(kind.perTuple)]);
+  }
+  // The background: 127.0.2.101 upwards, apart from the in-range listener's holders.
+  for (let i = 0, left = background; left > 0; i++, left -= PER_HOLDER) jobs.push(['in', String(101 + i), String(Math.min(PER_HOLDER, left)), '443']);
+  let made = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const n = await startHolder(jobs[next++]);
+      made += n;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(BUILDING_AT_ONCE, jobs.length) }, worker));
+  return `${made} connections (${2 * made} sockets) from ${jobs.length} holder processes in ${((Date.now() - started) / 1000).toFixed(1)} s`;
 }
 
-async function inNamespace(s: Settings): Promise<void> {
+async function inShapeNamespace(settings: Settings, shape: { name: string; size: number }, resultFile: string): Promise<void> {
   sh('ip', ['link', 'set', 'lo', 'up']);
-  const [low, high] = sh('cat', ['/proc/sys/net/ipv4/ip_local_port_range']).trim().split(/\s+/);
-  const filter = `( sport >= :${low} and sport <= :${high} )`;
-  const check: Command = { name: 'check (default source: auto = ss)', argv: [BUNDLE] };
-  const checkProc: Command = { name: 'check --source proc', argv: [BUNDLE, '--source', 'proc'] };
-  const ss: Command = { name: `ss -tanH '( sport >= :${low} ... :${high} )'`, argv: ['ss', '-tanH', filter] };
-  const cat: Command = { name: 'cat /proc/net/tcp /proc/net/tcp6', argv: ['cat', '/proc/net/tcp', '/proc/net/tcp6'] };
-  const node0: Command = { name: 'node -e 0', argv: [process.execPath, '-e', '0'] };
-  console.log(`node ${process.version}, ${sh('ss', ['-V']).trim()}, kernel ${sh('uname', ['-r']).trim()}, ${sh('nproc', []).trim()} CPUs, range ${low}-${high}`);
-  console.log(`peak RSS from ${measure(['true']).rssFrom}; load average before: ${sh('cat', ['/proc/loadavg']).trim()}`);
+  writeFileSync('/proc/sys/net/ipv4/ip_local_port_range', `${RANGE.low} ${RANGE.high}`);
+  // -t 60: a check timed out under load is an UNKNOWN, not a figure (exit 3 fails the run).
+  const check: Command = { name: 'check', argv: [settings.check, '-t', '60'] };
+  const before = loadAverage();
+  let commands: Command[];
+  let built = 'nothing (an empty namespace)';
+  if (shape.name === 'idle') {
+    commands = [check, { name: 'check --source proc', argv: [settings.check, '-t', '60', '--source', 'proc'] }, { name: 'node -e 0', argv: [process.execPath, '-e', '0'] }];
+  } else {
+    built = await build(shape.name, shape.size, settings.background);
+    commands = [
+      check,
+      { name: 'filtered ss', argv: ['ss', '-tanH', FILTER] },
+      { name: 'naive ss | awk', argv: ['sh', '-c', `ss -tanH '${FILTER}' | awk '${AWK}'`] },
+      { name: 'check --source proc', argv: [settings.check, '-t', '60', '--source', 'proc'] },
+      { name: 'cat /proc/net/tcp*', argv: ['cat', '/proc/net/tcp', '/proc/net/tcp6'] },
+    ];
+  }
+  if (settings.compare !== null) commands.push({ name: 'compare', argv: [settings.compare, '-t', '60'] });
+  const lines = (args: string[]) => sh('sh', ['-c', `ss -tanH ${args.join(' ')} | wc -l`]).trim();
+  const json = JSON.parse(sh(settings.check, ['-t', '60', '--format', 'json', '--tcp', '--top', '1'])) as { tuplesSelected: number };
+  const machine = machineSockets();
+  const figures = timeRoundRobin(commands, settings.runs);
+  const result: ShapeResult = {
+    shape: shape.name,
+    size: shape.size,
+    built,
+    inRange: Number(lines([`'${FILTER}'`])),
+    total: Number(lines([])),
+    tuples: json.tuplesSelected,
+    firstLine: sh(settings.check, ['-t', '60']).split('\n')[0],
+    load: { before, after: loadAverage() },
+    machine,
+    figures,
+  };
+  writeFileSync(resultFile, JSON.stringify(result));
+}
 
-  const idle = report(`idle host (empty namespace), ${s.runs} runs, round-robin`, timeAlternating([check, checkProc, node0], s.runs));
+// ---- the parent: one namespace per shape, then the summary ------------------------------
 
-  await buildSockets(s);
-  const count = (args: string) => Number(sh('sh', ['-c', `ss -tanH ${args} | wc -l`]).trim());
-  const total = count('');
-  const inRange = count(`'${filter}'`);
-  console.log(`host: ${total} TCP sockets, ${inRange} of them with a local port in the range`);
-  console.log(sh(BUNDLE, ['-v']).split('\n').slice(0, 3).map((l) => `  | ${l}`).join('\n'));
-  const busy = report(`busy host: ${total} TCP sockets, ${inRange} in range; ${s.runs} runs, round-robin`, timeAlternating([check, ss, checkProc, cat, node0], s.runs));
+function fmt(ms: number): string {
+  return ms.toFixed(ms < 100 ? 1 : 0);
+}
 
-  console.log('\nratios of medians');
-  const at = (m: Map<string, { wall: number; rss: number }>, c: Command) => m.get(c.name) as { wall: number; rss: number };
-  ratio('check (ss) / filtered ss', at(busy, check).wall, at(busy, ss).wall, 1.3);
-  ratio('check --source proc / cat of the tables', at(busy, checkProc).wall, at(busy, cat).wall, 1.3);
-  ratio('idle check / node -e 0', at(idle, check).wall, at(idle, node0).wall, 1.5);
-  const rss = at(busy, check).rss;
-  console.log(`  ${'peak RSS of the check (ss source), MiB'.padEnd(44)} ${rss.toFixed(1).padStart(10)}  (target ≤ 80: ${rss <= 80 ? 'met' : 'MISSED'})`);
-  console.log(`  ${'peak RSS of the check (proc source), MiB'.padEnd(44)} ${at(busy, checkProc).rss.toFixed(1).padStart(10)}`);
-  console.log(`load average after: ${sh('cat', ['/proc/loadavg']).trim()}`);
+function printShape(r: ShapeResult, settings: Settings): void {
+  const label = r.shape === 'idle' ? 'idle host' : `${r.shape} @ ${r.size.toLocaleString('en')}: ${SHAPES[r.shape].what}`;
+  console.log(`\n== ${label}`);
+  console.log(`   built ${r.built}; ${r.total.toLocaleString('en')} TCP sockets, ${r.inRange.toLocaleString('en')} with a local port in ${RANGE.low}-${RANGE.high}, ${r.tuples.toLocaleString('en')} tuples`);
+  console.log(`   check says: ${r.firstLine}`);
+  console.log(`   load average before ${r.load.before}, after ${r.load.after}; ${r.machine.toLocaleString('en')} TCP sockets on the machine, all namespaces; ${settings.runs} runs round-robin`);
+  console.log(`   ${'command'.padEnd(22)} ${'median ms'.padStart(10)} ${'min-max ms'.padStart(14)} ${'CPU ms'.padStart(8)} ${'peak RSS MiB'.padStart(13)}`);
+  for (const [name, f] of Object.entries(r.figures)) {
+    console.log(`   ${name.padEnd(22)} ${fmt(f.median).padStart(10)} ${`${fmt(f.min)}-${fmt(f.max)}`.padStart(14)} ${fmt(f.cpu).padStart(8)} ${f.rss.toFixed(1).padStart(13)}`);
+  }
+  const f = r.figures;
+  const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
+  // Wall time is what the targets are about; CPU time says the same with less noise from others.
+  const ratio = (label: string, a: Figures, b: Figures, target: number | null, below = false) => {
+    const x = a.median / b.median;
+    const goal = target === null ? '' : `  (target ${below ? '<' : '≤'} ${target}: ${verdict(below ? x < target : x <= target)})`;
+    console.log(`   ${label.padEnd(36)} ${x.toFixed(2).padStart(6)}${goal}; CPU ${(a.cpu / b.cpu).toFixed(2)}`);
+  };
+  if (r.shape === 'idle') {
+    ratio('check / node -e 0', f.check, f['node -e 0'], 1.5);
+  } else {
+    const big = r.shape === 'client' && r.size >= 1_000_000;
+    ratio('check / filtered ss', f.check, f['filtered ss'], big ? 1.2 : SHAPES[r.shape].target);
+    ratio('check / naive ss | awk', f.check, f['naive ss | awk'], 1, true);
+    ratio('check --source proc / cat', f['check --source proc'], f['cat /proc/net/tcp*'], null);
+    const rssTarget = big ? 100 : 80;
+    console.log(`   ${'peak RSS of the check, MiB'.padEnd(36)} ${f.check.rss.toFixed(1).padStart(6)}  (target ≤ ${rssTarget}: ${verdict(f.check.rss <= rssTarget)}); --source proc ${f['check --source proc'].rss.toFixed(1)}`);
+    const perSocket = (ms: number) => ((ms * 1000) / r.inRange).toFixed(2);
+    console.log(`   ${'µs per in-range socket'.padEnd(36)} check ${perSocket(f.check.median)}, filtered ss ${perSocket(f['filtered ss'].median)} (linear cost: the same at every size)`);
+  }
+  if (f.compare !== undefined) ratio(`check / ${settings.compare}`, f.check, f.compare, null);
+}
+
+function printSummary(results: ShapeResult[], idle: ShapeResult | undefined): void {
+  console.log('\n== summary (medians; min-max in parentheses; wall ms)\n');
+  console.log('| shape | in-range sockets | tuples | check | filtered ss | naive ss \\| awk | check / ss | check / naive | CPU: check / ss | peak RSS, MiB | load before / after |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  const cell = (f: Figures) => `${fmt(f.median)} (${fmt(f.min)}-${fmt(f.max)})`;
+  for (const r of results) {
+    const f = r.figures;
+    if (r.shape === 'idle') continue;
+    console.log(`| ${r.shape} | ${r.inRange.toLocaleString('en')} | ${r.tuples.toLocaleString('en')} | ${cell(f.check)} | ${cell(f['filtered ss'])} | ${cell(f['naive ss | awk'])} | ${(f.check.median / f['filtered ss'].median).toFixed(2)} | ${(f.check.median / f['naive ss | awk'].median).toFixed(2)} | ${(f.check.cpu / f['filtered ss'].cpu).toFixed(2)} | ${f.check.rss.toFixed(1)} | ${r.load.before} / ${r.load.after} |`);
+  }
+  if (idle !== undefined) {
+    const f = idle.figures;
+    console.log(`| idle (empty namespace) | 0 | 0 | ${cell(f.check)} | node -e 0: ${cell(f['node -e 0'])} | | ${(f.check.median / f['node -e 0'].median).toFixed(2)} vs node | | ${(f.check.cpu / f['node -e 0'].cpu).toFixed(2)} vs node | ${f.check.rss.toFixed(1)} | ${idle.load.before} / ${idle.load.after} |`);
+  }
+}
+
+function versions(): string {
+  const ss = sh('ss', ['-V']).trim();
+  return `node ${process.version}, ${ss}, kernel ${sh('uname', ['-r']).trim()}, ${sh('nproc', []).trim()} CPUs`;
 }
 
 async function main(): Promise<void> {
   const settings = parseArgs(process.argv.slice(2));
-  if (process.env.BENCH_IN_NAMESPACE !== '1') enterNamespace();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stopHolders().then(() => process.exit(130)));
-  try {
-    await inNamespace(settings);
-  } finally {
-    const started = Date.now();
-    await stopHolders();
-    console.log(`\nholders stopped in ${((Date.now() - started) / 1000).toFixed(1)} s; the namespace goes with this process`);
+  const child = process.env.BENCH_SHAPE;
+  if (child !== undefined) {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stopHolders().then(() => process.exit(130)));
+    try {
+      await inShapeNamespace(settings, JSON.parse(child), process.env.BENCH_RESULT as string);
+    } finally {
+      await stopHolders();
+    }
+    return;
   }
+  if (process.getuid?.() !== 0) throw new Error('needs root: each shape is built in a private network namespace');
+  console.log(`${versions()}; peak RSS from ${measure(['true']).rssFrom}; range ${RANGE.low}-${RANGE.high}`);
+  console.log(`timing ${settings.check}${settings.compare ? ` (and ${settings.compare})` : ''}; load average at start: ${loadAverage()}`);
+  const dir = mkdtempSync(join(tmpdir(), 'bench-'));
+  const results: ShapeResult[] = [];
+  try {
+    for (const shape of settings.shapes) {
+      const resultFile = join(dir, `${results.length}.json`);
+      // A namespace per shape: it starts empty, and its sockets (TIME_WAIT too) go with it.
+      const r = spawnSync('unshare', ['--net', '--fork', '--kill-child', process.execPath, ...process.execArgv, __filename, ...process.argv.slice(2)], {
+        stdio: 'inherit',
+        env: { ...process.env, BENCH_SHAPE: JSON.stringify(shape), BENCH_RESULT: resultFile },
+      });
+      if (r.status !== 0) {
+        console.log(`\n== ${shape.name} @ ${shape.size}: FAILED (exit ${r.status ?? r.signal}); see above`);
+        continue;
+      }
+      const result = JSON.parse(readFileSync(resultFile, 'utf8')) as ShapeResult;
+      results.push(result);
+      printShape(result, settings);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  printSummary(results, results.find((x) => x.shape === 'idle'));
+  console.log(`\nload average at the end: ${loadAverage()}`);
 }
 
 main().catch((err: unknown) => {

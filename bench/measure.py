@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """Runs one command (argv after `--`, stdout to /dev/null) and prints, as JSON, its wall
-time, CPU time (user + system, children waited for included) and peak RSS: the largest resident set of the process and of the children it waited
-for (the check's ss included), from wait4().
+time, its CPU time (user + system, its children's included: the check's ss too) and peak
+RSS: the largest resident set of the process and of the children it waited for, from
+wait4(). CPU time is the steadier figure on a shared machine: others' load stretches wall
+time far more than the work done.
 
 The kernel counts a forked child's memory before exec() in that peak, so the command is
 started through GNU time (a small program) when it is there, and its report is used:
 otherwise Python's own ~13 MiB would be the floor of every figure. Python's start-up is
 not timed; GNU time adds about a millisecond to every command alike.
+
+Every command runs with a minimal environment (PATH alone), as a monitoring agent runs a
+plugin: a login shell's variables can cost node dearly (NODE_EXTRA_CA_CERTS makes every
+node start read and parse a certificate bundle: tens of milliseconds, more under load).
 """
 import json
 import os
@@ -14,6 +20,8 @@ import shutil
 import sys
 import tempfile
 import time
+
+ENVIRONMENT = {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin'}
 
 
 def main():
@@ -26,7 +34,7 @@ def main():
         argv = [gnu_time, '-f', '%M', '-o', report, '--', *argv]
     devnull = os.open(os.devnull, os.O_WRONLY)
     started = time.perf_counter()
-    pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1)])
+    pid = os.posix_spawnp(argv[0], argv, ENVIRONMENT, file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1)])
     _, status, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - started
     max_rss = usage.ru_maxrss

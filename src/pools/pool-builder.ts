@@ -69,6 +69,8 @@ export class PoolBuilder implements SocketSink {
   private udpHeldCount = 0;
   private udpConnected = 0;
   private udpUnconnected = 0;
+  /** Ports held by sockets of several tuples (portTuple SEVERAL_TUPLES), listener ports aside. */
+  private sharedPorts = 0;
   private tcpSockets = 0;
   private timeWait = 0;
   private timeWaitReused = 0;
@@ -117,8 +119,9 @@ export class PoolBuilder implements SocketSink {
     if (owner === NO_TUPLE) {
       this.portTuple[localPort] = t;
       this.portSocket[localPort] = state | recent;
-    } else if (owner !== t) {
+    } else if (owner !== t && owner !== SEVERAL_TUPLES) {
       this.portTuple[localPort] = SEVERAL_TUPLES;
+      this.sharedPorts++;
     }
   }
 
@@ -143,6 +146,7 @@ export class PoolBuilder implements SocketSink {
     this.listening[port] = 1;
     this.listeningPorts++;
     const t = this.portTuple[port];
+    if (t === SEVERAL_TUPLES) this.sharedPorts--; // not connect()'s: a listener holds it
     if (t < 0) return;
     const tuples = this.tuples;
     const socket = this.portSocket[port];
@@ -179,10 +183,6 @@ export class PoolBuilder implements SocketSink {
       binders.offer(t, parity.boundAlone[t]);
     }
     tuples.settle({ bindTaken, unbound, optimisticCapacity });
-    let sharedPorts = 0;
-    for (let port = space.range.low; port <= space.range.high; port++) {
-      if (this.portTuple[port] === SEVERAL_TUPLES && this.listening[port] === 0) sharedPorts++;
-    }
     const udpUsed = this.udpHeldCount;
     const bindUsed = this.tcpHeldCount;
     const udpStates: Record<string, number> = {};
@@ -228,7 +228,7 @@ export class PoolBuilder implements SocketSink {
             sockets: this.tcpSockets,
             timeWait: this.timeWait,
             timeWaitReusable: this.timeWaitReused - timeWaitTaken,
-            sharedPorts,
+            sharedPorts: this.sharedPorts,
             bindStyle: { capacity: space.size, used: bindUsed, remaining: space.size - bindUsed, usage: usagePercent(bindUsed, space.size) },
           }
         : null,
