@@ -13,10 +13,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { measure, median, type Command, type Sample } from './timing';
 
 const ROOT = join(__dirname, '..');
 const HOLDER = join(__dirname, 'holder.py');
-const MEASURE = join(__dirname, 'measure.py');
 const RANGE = { low: 10000, high: 65000 };
 /** Two descriptors per connection, under the 20,000 open files a process may have. */
 const PER_HOLDER = 8900;
@@ -86,19 +86,7 @@ function parseArgs(argv: string[]): Settings {
   return { shapes, runs, background: count(given.background ?? '0'), check: given.check ?? join(ROOT, 'dist', 'check_ephemeral_ports'), compare: given.compare ?? null };
 }
 
-interface Sample {
-  wallMs: number;
-  /** User + system time, the command's children included. */
-  cpuMs: number;
-  maxRssKiB: number;
-  exit: number;
-  rssFrom: string;
-}
 
-interface Command {
-  readonly name: string;
-  readonly argv: readonly string[];
-}
 
 interface Figures {
   readonly median: number;
@@ -143,17 +131,7 @@ function machineSockets(): number {
   return Number(/TCP: .*\balloc (\d+)/.exec(readFileSync('/proc/net/sockstat', 'utf8'))?.[1] ?? NaN);
 }
 
-function measure(argv: readonly string[]): Sample {
-  const r = spawnSync('python3', [MEASURE, '--', ...argv], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`measure ${argv.join(' ')}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as Sample;
-}
 
-function median(values: number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  const mid = v.length >> 1;
-  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-}
 
 /** Round-robin: A B C A B C ..., after one untimed warm-up of each (page cache, ss binary). */
 function timeRoundRobin(commands: readonly Command[], runs: number): Record<string, Figures> {

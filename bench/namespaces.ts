@@ -11,11 +11,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { measure, median, type Command, type Sample } from './timing';
 
 const ROOT = join(__dirname, '..');
 const BUNDLE = join(ROOT, 'dist', 'check_ephemeral_ports');
 const HOLDER = join(__dirname, 'holder.py');
-const MEASURE = join(__dirname, 'measure.py');
 
 interface Settings {
   namespaces: number;
@@ -48,29 +48,9 @@ function enterNamespaces(): never {
   process.exit(r.status ?? 1);
 }
 
-interface Sample {
-  wallMs: number;
-  cpuMs: number;
-  maxRssKiB: number;
-  exit: number;
-}
 
-function measure(argv: readonly string[]): Sample {
-  const r = spawnSync('python3', [MEASURE, '--', ...argv], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`measure ${argv.join(' ')}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as Sample;
-}
 
-function median(values: number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  const mid = v.length >> 1;
-  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-}
 
-interface Command {
-  readonly name: string;
-  readonly argv: readonly string[];
-}
 
 function timeAlternating(commands: readonly Command[], runs: number): void {
   const timed = commands.map((command) => ({ command, samples: [] as Sample[] }));
