@@ -15,6 +15,15 @@ import type { Thresholds } from './verdict/verdict';
 /** Streams one namespace's sockets into a sink from newSink (a fresh one per attempt). */
 export type SocketReader = (want: TableChoice, space: PortSpace, newSink: () => PoolBuilder) => Promise<SocketsRead<PoolBuilder>>;
 
+/**
+ * The sysctls to judge a namespace with: its own, read, or the defaults of a new namespace,
+ * assumed where they cannot be read (another namespace, without root: docs/namespaces.md).
+ */
+export interface Settings {
+  readonly kernel: KernelSettings;
+  readonly read: boolean;
+}
+
 export interface Assessment {
   /** The settings read, plus why the socket source fell back, if it did. */
   readonly settings: KernelSettings;
@@ -30,13 +39,14 @@ export interface Wanted {
   readonly limit: number;
 }
 
-export async function assess(kernel: KernelSettings, wanted: Wanted, read: SocketReader, onStage: (stage: string) => void): Promise<Assessment> {
+export async function assess({ kernel, read: settingsRead }: Settings, wanted: Wanted, read: SocketReader, onStage: (stage: string) => void): Promise<Assessment> {
   const { selection, thresholds, limit } = wanted;
   const want = { tcp: selection.tcp, udp: selection.udp };
   const space = new PortSpace(kernel.range, kernel.reserved);
   const sockets = await read(want, space, () => new PoolBuilder(space, kernel));
   const settings = sockets.fallback === null ? kernel : { ...kernel, assumptions: [...kernel.assumptions, sockets.fallback] };
   onStage('computing the pools');
-  const report = sockets.sink.finish(want);
+  // The parity of a port tells bind() from connect() only against the range's real low end.
+  const report = sockets.sink.finish(want, settingsRead);
   return { settings, source: sockets.source, report, ranked: rankPools(report, selection, thresholds, limit) };
 }

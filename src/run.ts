@@ -67,7 +67,7 @@ async function check(options: Options, host: Host, onStage: (stage: string) => v
   onStage(`reading ${procRoot}/sys/net/ipv4`);
   const kernel = await readSettings(host, procRoot);
   const ssBudgetMs = options.timeoutSeconds * 1000 * SS_SHARE;
-  const { verdict, settings, source } = await judgeSockets(options, host, procRoot, kernel, options.source, onStage, signal, ssBudgetMs);
+  const { verdict, settings, source } = await judgeSockets(options, host, procRoot, { kernel, read: true }, options.source, onStage, signal, ssBudgetMs);
   // Owners only on the live kernel: a copy given with --proc has no processes.
   const wanted = procRoot === '/proc' && host.listDir !== undefined ? ownersWanted(listed(verdict.judged, options.top), options.owners || options.verbose > 0) : [];
   let owners = new Map<Pool, PoolOwners>();

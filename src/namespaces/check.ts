@@ -4,6 +4,7 @@
  * checked with the reason; one whose processes all exited meanwhile is gone (nothing is
  * left in it to run out). How that sets the state: verdict.ts, decideAcross.
  */
+import type { Settings } from '../assess';
 import type { Options } from '../cli/options';
 import { KernelError } from '../kernel/errors';
 import type { Host } from '../kernel/host';
@@ -62,7 +63,7 @@ interface Helpers {
 }
 
 /** The namespace's own sysctls when we may enter it; otherwise the defaults, and why. */
-async function settingsOf(host: Host, ref: NamespaceRef, h: Helpers, signal: AbortSignal): Promise<{ kernel: KernelSettings; read: boolean }> {
+async function settingsOf(host: Host, ref: NamespaceRef, h: Helpers, signal: AbortSignal): Promise<Settings> {
   if (ref.own) return { kernel: await readSettings(host, '/proc'), read: true };
   let why: string;
   if (!h.root) why = 'reading them means entering the namespace, which needs root';
@@ -169,13 +170,13 @@ export async function checkNamespaces(options: Options, host: Host, onStage: (st
     const forward = () => stop.abort();
     late.signal.addEventListener('abort', forward, { once: true });
     try {
-      const { kernel, read } = await settingsOf(host, ref, h, stop.signal);
+      const settings = await settingsOf(host, ref, h, stop.signal);
       const where = socketsOf(host, ref, h, options.source);
       // A read that hangs in the kernel is abandoned at the deadline (stoppable ends it at
       // its next read; nsenter and ss are killed).
-      const judged: Judgement = await Promise.race([judgeSockets(options, stoppable(where.host, stop.signal), where.procRoot, kernel, where.choice, () => {}, stop.signal), whenAborted(stop.signal)]);
+      const judged: Judgement = await Promise.race([judgeSockets(options, stoppable(where.host, stop.signal), where.procRoot, settings, where.choice, () => {}, stop.signal), whenAborted(stop.signal)]);
       if (!(await stillThere(host, ref))) return { gone: { ...label, reason: 'its processes exited while it was read' } };
-      return { checked: { ...label, verdict: judged.verdict, settings: judged.settings, settingsRead: read, source: judged.source, procRoot: ref.procRoot, pids: ref.pids } };
+      return { checked: { ...label, verdict: judged.verdict, settings: judged.settings, settingsRead: settings.read, source: judged.source, procRoot: ref.procRoot, pids: ref.pids } };
     } catch (err) {
       if (signal.aborted) throw err;
       if (late.signal.aborted) return { unchecked: { ...label, reason: `not read within ${seconds(budgetMs)} (-t ${options.timeoutSeconds})` } };

@@ -118,6 +118,8 @@ export function renderJsonAcross(v: AcrossVerdict, o: { top: number; owners?: Re
       status: stateName(ns.verdict.state),
       settings: ns.settingsRead ? 'read' : 'assumed',
       ...spaceJson(ns.verdict, ns.settings, ns.source),
+      // Only with --namespaces: only another namespace's range is ever assumed.
+      bindSkipped: ns.verdict.report.bind.skipped,
       tuplesSelected: ns.verdict.selected,
     })),
     unchecked: unchecked.map(({ inode, name, reason }) => ({ inode, name, reason })),

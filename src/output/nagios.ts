@@ -91,8 +91,16 @@ function bindLine(report: PoolReport): string | null {
   return parts.join('; ');
 }
 
+/** Why bind() before connect() was not told at all (a range assumed, not read); null when it was. */
+function bindUntold(report: PoolReport): string | null {
+  if (report.bind.skipped === null) return null;
+  return `bind() before connect(): undecidable (${report.bind.skipped}): the parity of a port tells only against the range's real low end, so no port is counted as bind()'s and each tuple is judged by its own sockets (the bind()-style figure is the worst case)`;
+}
+
 /** What the parity cannot tell, said rather than guessed (docs/kernel-model.md, Rule 9). */
 function bindDoubts(report: PoolReport): string[] {
+  const untold = bindUntold(report);
+  if (untold !== null) return [untold];
   const { bind } = report;
   const lines = bind.spilled.slice(0, NAMED).map(
     ({ pool, ports }) => `${poolName(pool)} has no port of connect()'s parity left: its ${count(ports, 'port')} of bind()'s parity may be connect()'s overflow or bind()'s, counted as its own (a bind() would take them from every tuple: the bind()-style figure is that worst case)`,
@@ -152,8 +160,7 @@ export function renderTextAcross(v: AcrossVerdict, o: { readonly top: number; re
   const netns = (inode: number | null) => (inode === null ? 'netns inode unreadable' : `netns ${inode}`);
   const binders = checked.flatMap((ns) => {
     const line = bindLine(ns.verdict.report);
-    // The parity rule reads the range: with an assumed one it may mistake connect()'s ports.
-    return line === null ? [] : [`${ns.name}: ${line}${ns.settingsRead ? '' : ' (settings assumed: with its real range these may be connect()\'s)'}`];
+    return line === null ? [] : [`${ns.name}: ${line}`];
   });
   // Never cut, so bounded: the first few, and how many more.
   const binds = binders.slice(0, NAMED);
@@ -168,6 +175,8 @@ export function renderTextAcross(v: AcrossVerdict, o: { readonly top: number; re
         `${ns.name} (${netns(ns.inode)}): settings ${ns.settingsRead ? 'read' : 'assumed'}, range ${r.space.low}-${r.space.high}, ${r.space.reservedInRange} reserved, ${r.listeningPorts} held by listeners; a new tcp destination gets ${r.capacity}; tcp_tw_reuse=${s.twReuse}; ${ns.verdict.selected} pools`,
         ...s.assumptions.map((a) => `${ns.name}: ${a}`),
       );
+      const untold = bindUntold(r);
+      if (untold !== null) extra.push(`${ns.name}: ${untold}`);
       if (o.verbose >= 2) extra.push(`${ns.name}: sockets read ${ns.source === 'ss' ? 'with ss' : 'from /proc'}${ns.inode !== null || ns.name === 'host' ? '' : '; its namespace link may not be read, so its inode is unknown'}`);
     });
     extra.push(...gone.map((g) => `${g.name} (${netns(g.inode)}): gone: ${g.reason}`));

@@ -67,7 +67,7 @@ export const NAMESPACE_GAUGES: readonly { readonly name: string; readonly help: 
   { name: 'namespace_capacity', help: 'Ports a new TCP destination gets in this network namespace.', value: (ns) => ns.verdict.report.capacity },
   { name: 'namespace_range_low', help: 'First port of this network namespace\'s ip_local_port_range.', value: (ns) => ns.verdict.report.space.low },
   { name: 'namespace_range_high', help: 'Last port of this network namespace\'s ip_local_port_range.', value: (ns) => ns.verdict.report.space.high },
-  { name: 'namespace_settings_assumed', help: '1 when this network namespace\'s sysctls could not be read (not root) and the kernel defaults of a new namespace were assumed.', value: (ns) => (ns.settingsRead ? 0 : 1) },
+  { name: 'namespace_settings_assumed', help: '1 when this network namespace\'s sysctls could not be read (not root) and the kernel defaults of a new namespace were assumed; bind() before connect() is then not told there, and none of its ports count in bind_taken.', value: (ns) => (ns.settingsRead ? 0 : 1) },
 ];
 
 /** A label of the per-tuple series; `remote_port` is empty for the UDP pool (no destination). */

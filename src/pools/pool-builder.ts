@@ -157,32 +157,42 @@ export class PoolBuilder implements SocketSink {
     this.portTuple[port] = NO_TUPLE;
   }
 
-  /** @param read which protocols' tables were read (the others are reported as null). */
-  finish(read: { tcp: boolean; udp: boolean }): PoolReport {
+  /**
+   * @param read which protocols' tables were read (the others are reported as null).
+   * @param rangeRead false when the range is not the namespace's own but assumed (docs/namespaces.md)
+   */
+  finish(read: { tcp: boolean; udp: boolean }, rangeRead = true): PoolReport {
     const { space, tuples } = this;
     const optimisticCapacity = space.size - this.listeningPorts;
     const n = tuples.size;
-    const parity = classifyBindParity({ low: space.range.low, high: space.range.high, usable: space.usable, listening: this.listening, tcpHeld: this.tcpHeld, holders: this.bindParity, tuples: n, held: tuples.held, heldBindParity: tuples.heldOddOffset, reusable: tuples.reusable, reusableBindParity: tuples.reusableOddOffset });
-    const capacity = optimisticCapacity - parity.taken;
-    // Per tuple: a tuple with connect()'s parity left holds bind()-taken ports at the other
-    // one, all of them; one that spilled holds none but those another holder bound.
-    const bindTaken = new Uint32Array(n);
-    const unbound = new Uint32Array(n);
     const binders = new TuplePortsFound(NAMED_TUPLES);
     const spilled = new TuplePortsFound(NAMED_TUPLES);
     let timeWaitTaken = 0;
-    for (let t = 0; t < n; t++) {
-      if (parity.spilled[t] === 1) {
-        unbound[t] = tuples.held[t] - parity.takenFromSpilled[t];
-        spilled.offer(t, tuples.heldOddOffset[t] + tuples.reusableOddOffset[t]);
-      } else {
-        bindTaken[t] = tuples.heldOddOffset[t] + tuples.reusableOddOffset[t];
-        unbound[t] = tuples.held[t] - tuples.heldOddOffset[t];
-        timeWaitTaken += tuples.reusableOddOffset[t];
+    // The parity rule reads `port - low`. An assumed range's low end need not be the
+    // kernel's, and then ports connect() chose read as bind()'s, taken from every tuple. So
+    // it is not applied at all: B stays empty and each tuple is judged by its own sockets
+    // (the table is never settled), rather than by a guess that can be wrong either way.
+    const parity = rangeRead ? classifyBindParity({ low: space.range.low, high: space.range.high, usable: space.usable, listening: this.listening, tcpHeld: this.tcpHeld, holders: this.bindParity, tuples: n, held: tuples.held, heldBindParity: tuples.heldOddOffset, reusable: tuples.reusable, reusableBindParity: tuples.reusableOddOffset }) : null;
+    if (parity !== null) {
+      // Per tuple: a tuple with connect()'s parity left holds bind()-taken ports at the other
+      // one, all of them; one that spilled holds none but those another holder bound.
+      const bindTaken = new Uint32Array(n);
+      const unbound = new Uint32Array(n);
+      for (let t = 0; t < n; t++) {
+        if (parity.spilled[t] === 1) {
+          unbound[t] = tuples.held[t] - parity.takenFromSpilled[t];
+          spilled.offer(t, tuples.heldOddOffset[t] + tuples.reusableOddOffset[t]);
+        } else {
+          bindTaken[t] = tuples.heldOddOffset[t] + tuples.reusableOddOffset[t];
+          unbound[t] = tuples.held[t] - tuples.heldOddOffset[t];
+          timeWaitTaken += tuples.reusableOddOffset[t];
+        }
+        binders.offer(t, parity.boundAlone[t]);
       }
-      binders.offer(t, parity.boundAlone[t]);
+      tuples.settle({ bindTaken, unbound, optimisticCapacity });
     }
-    tuples.settle({ bindTaken, unbound, optimisticCapacity });
+    const taken = parity?.taken ?? 0;
+    const capacity = optimisticCapacity - taken;
     const udpUsed = this.udpHeldCount;
     const bindUsed = this.tcpHeldCount;
     const udpStates: Record<string, number> = {};
@@ -193,10 +203,11 @@ export class PoolBuilder implements SocketSink {
       capacity,
       optimisticCapacity,
       bind: {
-        taken: parity.taken,
-        sharedTaken: parity.sharedTaken,
-        undecidable: parity.undecidable,
-        bindParityFull: parity.bindParityFull,
+        skipped: parity === null ? 'range assumed' : null,
+        taken,
+        sharedTaken: parity?.sharedTaken ?? 0,
+        undecidable: parity?.undecidable ?? 0,
+        bindParityFull: parity?.bindParityFull ?? false,
         binders: binders.pools(tuples, capacity),
         binderTuples: binders.found,
         spilled: spilled.pools(tuples, capacity),

@@ -46,6 +46,9 @@ export function usagePercent(used: number, capacity: number): number {
   return capacity === 0 ? 100 : (used / capacity) * 100;
 }
 
+/** Why bind() before connect() was not told by parity (PoolReport.bind.skipped). */
+export type BindSkipped = 'range assumed';
+
 /** Everything the sockets say about the port space, before any filter or threshold. */
 export interface PoolReport {
   readonly space: {
@@ -61,6 +64,13 @@ export interface PoolReport {
   readonly optimisticCapacity: number;
   /** What the parity of the held ports says about bind() before connect() (Rule 9). */
   readonly bind: {
+    /**
+     * Why the parity was not read at all, or null when it was: `range assumed` when the range
+     * is not the namespace's own but the defaults of a new namespace, whose low end the
+     * parity cannot be read against. B is then empty (the counts below 0, the lists empty):
+     * each held port counts as its tuple's own.
+     */
+    readonly skipped: BindSkipped | null;
     /** |B| */
     readonly taken: number;
     /** Ports of B that several tuples could each have bound (not named). */

@@ -84,15 +84,45 @@ test('without root: other namespaces assume the defaults of a new namespace, and
   assert.equal(json.root, false);
   assert.deepEqual(json.namespaces.map((n) => [n.inode, n.settings, n.range.low, n.range.high, n.capacity]), [
     [HOST, 'read', 40000, 40199, 200],
-    // its link may not be read: its inode is unknown, it is still checked; in so wide a
-    // range its 50 ports of odd offset read as bind()'s, taken from every tuple
-    [null, 'assumed', 32768, 60999, 28232 - 50],
+    // its link may not be read: its inode is unknown, it is still checked; its 50 ports of
+    // odd offset are not taken for bind()'s against a range that is not its own
+    [null, 'assumed', 32768, 60999, 28232],
     [B, 'assumed', 32768, 60999, 28232],
   ]);
   // Judged against the assumed range: A's 150 sockets in 28,232 ports, not in its real 200.
   assert.deepEqual(json.tuples.map((t) => [t.netns, t.remaining]), [[HOST, 190], [null, 28082], [B, 28132]]);
   assert.equal(exitCode, 0);
   assert.deepEqual(host.spawned, [], 'no program is run without root');
+});
+
+test('without root: no port of a namespace whose range is assumed is counted as bind()\'s, whatever its parity', async () => {
+  // A's real range is 50000-50199: its client to 5432 filled connect()'s parity there and
+  // spilled 50 ports to odd offsets, which are odd offsets of the assumed 32768-60999 too.
+  // A second tuple shows what a claimed bind() would cost every other tuple.
+  const tcp = { ...TABLES, [A]: TABLES[A] + tcpLines(20, 50200, 3, 6379, 1, 9000, 2) };
+  const { json } = await check({ euid: 1000, tcp });
+  type Space = { settings: string; capacity: number; optimisticCapacity: number; bindTaken: number; bindSkipped: string | null };
+  const spaces = json.namespaces as unknown as Space[];
+  assert.deepEqual(spaces.map((n) => [n.settings, n.bindTaken, n.bindSkipped, n.capacity, n.optimisticCapacity]), [
+    ['read', 0, null, 200, 200],
+    ['assumed', 0, 'range assumed', 28232, 28232],
+    ['assumed', 0, 'range assumed', 28232, 28232],
+  ]);
+  type Tuple = { netns: number | null; remotePort: number; remaining: number; optimisticRemaining: number; bindTaken: number };
+  const tuples = (json.tuples as unknown as Tuple[]).filter((t) => t.netns === A);
+  // Each tuple judged by its own sockets: 150 and 20 of the 28,232 ports, none taken by bind().
+  assert.deepEqual(tuples.map((t) => [t.remotePort, t.bindTaken, t.remaining, t.optimisticRemaining]), [
+    [5432, 0, 28232 - 150, 28232 - 150],
+    [6379, 0, 28232 - 20, 28232 - 20],
+  ]);
+  const host = () => fakeProc(PROCESSES, { self: 1, files: OWN_SYSCTLS, tcp, euid: 1000 });
+  const text = (await run(['--namespaces', 'all', '--source', 'proc', '--tcp', '-v'], host())).stdout;
+  assert.doesNotMatch(text, /ports? taken from every tuple/);
+  assert.match(text, /^pod 0c8f5a1e-3b2d-4c6e-9f10-2a4b6c8d0e1f: bind\(\) before connect\(\): undecidable \(range assumed\)/m);
+  assert.doesNotMatch(text, /^host: bind\(\) before connect\(\): undecidable/m);
+  assert.match(text, /(^| )bind_taken=0;/m);
+  const prometheus = (await run(['--namespaces', 'all', '--source', 'proc', '--tcp', '--format', 'prometheus'], host())).stdout;
+  assert.match(prometheus, /^ephemeral_ports_bind_taken 0$/m);
 });
 
 test('a namespace that cannot be read is UNKNOWN, but a CRITICAL one elsewhere still pages', async () => {

@@ -221,6 +221,26 @@ test('bind parity: ports a tuple with connect parity left holds at odd offsets a
   assert.deepEqual([r.bind.binderTuples, r.bind.spilledTuples, r.bind.undecidable], [2, 0, 0]);
 });
 
+test('bind parity: with a range assumed, not read, no port is bind()\'s and each tuple keeps its own figure', () => {
+  // The same sockets as above, where 31 ports read as bind()'s against a range read.
+  const b = builder();
+  const even = connectParity(40000, 40198).filter((p) => p < 40100 || p > 40109);
+  const odd = connectParity(40001, 40199).filter((p) => p < 40100 || p > 40109);
+  for (const p of odd.slice(0, 30)) b.tcp('127.0.0.1', p, '127.0.0.2', 5000, ESTABLISHED, -1);
+  for (const p of even.slice(0, 40)) b.tcp('127.0.0.1', p, '127.0.0.2', 5000, ESTABLISHED, -1);
+  for (const p of even.slice(0, 10)) b.tcp('127.0.0.5', p, '127.0.0.3', 6379, ESTABLISHED, -1);
+  b.tcp('127.0.0.5', odd[30], '127.0.0.3', 6379, TIME_WAIT, 5000);
+  const r = b.builder.finish({ tcp: true, udp: false }, false);
+  assert.deepEqual([r.bind.skipped, r.bind.taken, r.bind.undecidable, r.bind.sharedTaken, r.bind.bindParityFull], ['range assumed', 0, 0, 0, false]);
+  assert.deepEqual([r.bind.binderTuples, r.bind.spilledTuples, r.optimisticCapacity, r.capacity], [0, 0, 190, 190]);
+  const [db, cache] = pools(r);
+  // What the check said before the parity rule: remaining = |C \ X \ O(T)|, the optimistic figure.
+  assert.deepEqual([db.bindTaken, db.capacity, db.used, db.remaining, db.optimisticRemaining], [0, 190, 70, 120, 120]);
+  // Its TIME_WAIT is reusable, as for any connect()-made port: nothing held.
+  assert.deepEqual([cache.bindTaken, cache.capacity, cache.used, cache.remaining, cache.timeWaitReusable], [0, 190, 10, 180, 1]);
+  assert.equal(r.tcp!.timeWaitReusable, 1);
+});
+
 test('bind parity: a tuple that filled connect parity and spilled over claims no bind()', () => {
   const b = builder();
   const even = connectParity(40000, 40198).filter((p) => p < 40100 || p > 40109);
