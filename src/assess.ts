@@ -13,7 +13,7 @@ import type { Selection } from './verdict/selection';
 import type { Thresholds } from './verdict/verdict';
 
 /** Streams one namespace's sockets into a sink from newSink (a fresh one per attempt). */
-export type SocketReader = (want: TableChoice, space: PortSpace, newSink: () => PoolBuilder) => Promise<SocketsRead<PoolBuilder>>;
+export type SocketReader = (want: TableChoice, space: PortSpace, newSink: (expectedSockets: number) => PoolBuilder) => Promise<SocketsRead<PoolBuilder>>;
 
 /**
  * The sysctls to judge a namespace with: its own, read, or the defaults of a new namespace,
@@ -43,7 +43,7 @@ export async function assess({ kernel, read: settingsRead }: Settings, wanted: W
   const { selection, thresholds, limit } = wanted;
   const want = { tcp: selection.tcp, udp: selection.udp };
   const space = new PortSpace(kernel.range, kernel.reserved);
-  const sockets = await read(want, space, () => new PoolBuilder(space, kernel));
+  const sockets = await read(want, space, (expectedSockets) => new PoolBuilder(space, kernel, expectedSockets));
   const settings = sockets.fallback === null ? kernel : { ...kernel, assumptions: [...kernel.assumptions, sockets.fallback] };
   onStage('computing the pools');
   // The parity of a port tells bind() from connect() only against the range's real low end.

@@ -9,6 +9,12 @@ import { join } from 'node:path';
 export const ROOT = join(__dirname, '..');
 export const BUNDLE = join(ROOT, 'dist', 'check_ephemeral_ports');
 export const FIXTURES = join(ROOT, 'test', 'fixtures');
+/**
+ * A command line that runs the bundle in a private network namespace holding enough
+ * sockets that --source auto starts ss (sockets.ts, PROC_BELOW): for tests of what auto
+ * does with ss. Run it under `unshare -n` (with -m too, to plant a fake ss).
+ */
+export const BUSY_BUNDLE = `python3 ${join(ROOT, 'test', 'busy-netns.py')} 5100 ${BUNDLE}`;
 
 /** The reason a test cannot run here, or false; never a reason under CI=true. */
 export function skipUnless(reason: string | false): string | false {

@@ -7,6 +7,7 @@ import type { Host } from './host';
 import { LineCarry } from './lines';
 import { ProcNetParser, type TableSpec } from './procnet';
 import type { SocketSink } from './records';
+import { ALL_TABLES, type TablesPresent } from './sockstat';
 import { parseIntSysctl, parsePortRange, parseReservedPorts, type PortRange } from './sysctl';
 
 export interface KernelSettings {
@@ -56,11 +57,15 @@ export interface TableChoice {
 /**
  * Streams the socket tables into the sink. IPv6 tables are optional (IPv6 disabled is a
  * normal host); the IPv4 ones are not. `onTable` names the stage for timeout messages.
+ * @param present the tables that can hold a socket (sockstat.ts): reading an empty one
+ *   still walks the kernel's whole hash, tens of milliseconds on a big machine.
  */
-export async function readSocketTables(host: Host, procRoot: string, want: TableChoice, usable: Uint8Array, sink: SocketSink, onTable: (path: string) => void): Promise<void> {
+export async function readSocketTables(host: Host, procRoot: string, want: TableChoice, usable: Uint8Array, sink: SocketSink, onTable: (path: string) => void, present: TablesPresent = ALL_TABLES): Promise<void> {
   const tables: TableSpec[] = [];
-  if (want.tcp) tables.push({ path: `${procRoot}/net/tcp`, protocol: 'tcp', v6: false }, { path: `${procRoot}/net/tcp6`, protocol: 'tcp', v6: true });
-  if (want.udp) tables.push({ path: `${procRoot}/net/udp`, protocol: 'udp', v6: false }, { path: `${procRoot}/net/udp6`, protocol: 'udp', v6: true });
+  if (want.tcp && present.tcp4) tables.push({ path: `${procRoot}/net/tcp`, protocol: 'tcp', v6: false });
+  if (want.tcp && present.tcp6) tables.push({ path: `${procRoot}/net/tcp6`, protocol: 'tcp', v6: true });
+  if (want.udp && present.udp4) tables.push({ path: `${procRoot}/net/udp`, protocol: 'udp', v6: false });
+  if (want.udp && present.udp6) tables.push({ path: `${procRoot}/net/udp6`, protocol: 'udp', v6: true });
   for (const table of tables) {
     onTable(table.path);
     const file = await host.open(table.path);

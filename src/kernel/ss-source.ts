@@ -6,9 +6,11 @@
  */
 import { KernelError } from './errors';
 import type { ChildProcess, Host, ProgramEnd } from './host';
-import { LineCarry } from './lines';
+import { DiagParser, SparseListing } from './diag';
+import { LineCarry, type LineParser } from './lines';
 import type { TableChoice } from './proc-source';
 import type { SocketSink } from './records';
+import { ALL_TABLES, type TablesPresent } from './sockstat';
 import { SsParser } from './ss';
 import type { PortRange } from './sysctl';
 
@@ -32,37 +34,89 @@ export function ssArguments(want: TableChoice, range: PortRange, family: 4 | 6, 
 
 type Spawn = NonNullable<Host['spawn']>;
 
+/** `ss -D -`: one family's TCP sockets as the kernel's binary records (diag.ts). */
+export function diagArguments(family: 4 | 6): string[] {
+  return ['-D', '-', `-${family}tan`];
+}
+
+/** One ss to run: its arguments, and the parser of what it prints. */
+interface ListingPlan {
+  readonly args: (header: boolean) => string[];
+  readonly parser: () => LineParser & { readonly lines?: number };
+  /** Text that old iproute2 may refuse for its -H: asked again with a header. */
+  readonly text: boolean;
+}
+
 /**
- * Two ss at once, one per family: each listing walks the kernel's whole socket hash (shared
- * by all namespaces) whatever it keeps, so the IPv6 walk over a busy IPv4 host costs as
- * much as a tenth of the run; side by side it runs on another CPU. An IPv4-mapped socket
- * is an IPv6 socket: it is in the IPv6 listing only. If either fails, both are killed.
+ * The listings, side by side: each walks the kernel's whole socket hash (shared by all
+ * namespaces) whatever it keeps, so one per family runs on another CPU. An IPv4-mapped
+ * socket is an IPv6 socket: it is in the IPv6 listing only. If one fails, all are killed.
+ *
+ * TCP comes first as binary records (`ss -D -`, diag.ts): unfiltered, but without ss's
+ * formatting, which is half of a filtered listing's cost. When the first few thousand
+ * sockets show that most are out of the range (a server's inbound connections), the
+ * filtered text is cheaper: everything is read again that way, into a fresh sink. UDP
+ * always comes as filtered text (ss -D lists only TCP).
+ *
+ * @returns the sink that holds the sockets (a second one when the text was read instead)
  */
-export async function readSocketsWithSs(
+export async function readSocketsWithSs<S extends SocketSink>(
   host: Host,
   want: TableChoice,
   range: PortRange,
   usable: Uint8Array,
-  sink: SocketSink,
+  newSink: () => S,
   onStage: (stage: string) => void,
   signal: AbortSignal,
-): Promise<void> {
+  present: TablesPresent = ALL_TABLES,
+): Promise<S> {
   if (host.spawn === undefined || host.findProgram === undefined) throw new KernelError('ss', 'this host cannot run programs');
   const spawn: Spawn = host.spawn.bind(host);
   const path = host.findProgram(SS_PATHS);
+  // A listing walks the whole hash even when its family has no socket: skip those.
+  const tcp = ([4, 6] as const).filter((f) => want.tcp && present[`tcp${f}`]);
+  const udp = ([4, 6] as const).filter((f) => want.udp && present[`udp${f}`]);
+  const textOf = (family: 4 | 6, sink: S, choice: TableChoice): ListingPlan => ({
+    args: (header) => ssArguments(choice, range, family, header),
+    parser: () => new SsParser(choice.tcp && choice.udp ? null : choice.tcp ? 'tcp' : 'udp', usable, sink, path),
+    text: true,
+  });
+  if (tcp.length > 0) {
+    const sink = newSink();
+    const plans: ListingPlan[] = [
+      ...tcp.map((family) => ({ args: () => diagArguments(family), parser: () => new DiagParser(usable, sink, host.littleEndian, path), text: false })),
+      ...udp.map((family) => textOf(family, sink, { tcp: false, udp: true })),
+    ];
+    try {
+      await runListings(spawn, path, plans, onStage, signal);
+      return sink;
+    } catch (err) {
+      if (!(err instanceof SparseListing)) throw err;
+      onStage(`${err.message}: reading with ss again, filtered`);
+    }
+  }
+  const sink = newSink();
+  const families = ([4, 6] as const).filter((f) => tcp.includes(f) || udp.includes(f));
+  await runListings(spawn, path, families.map((family) => textOf(family, sink, want)), onStage, signal);
+  return sink;
+}
+
+/** Runs the listings side by side; the first failure kills the rest, and is what is reported. */
+async function runListings(spawn: Spawn, path: string, plans: readonly ListingPlan[], onStage: (stage: string) => void, signal: AbortSignal): Promise<void> {
+  if (plans.length === 0) return;
   const stop = new AbortController();
   const forward = () => stop.abort();
   signal.addEventListener('abort', forward, { once: true });
   try {
     onStage(`starting ${path}`);
-    const first = await spawn(path, ssArguments(want, range, 4), stop.signal);
+    const first = await spawn(path, plans[0].args(false), stop.signal);
     if (first === undefined) throw new KernelError(path, 'cannot be run');
     onStage(`reading the output of ${path}`);
-    const listing = new Listing(spawn, path, want, range, usable, sink, stop.signal);
-    // One failing listing kills the other; both are waited for, so neither ss is left
-    // behind unreaped, and the first failure (not the kill it caused) is what we report.
+    const listing = new Listing(spawn, path, stop.signal);
+    // Every listing is waited for, so no ss is left behind unreaped, and the first failure
+    // (not the kills it caused) is what we report.
     let failure: { error: unknown } | undefined;
-    const listings = [listing.read(4, first), listing.read(6)].map((p) =>
+    const listings = plans.map((plan, i) => listing.read(plan, i === 0 ? first : undefined)).map((p) =>
       p.catch((error: unknown) => {
         failure ??= { error };
         stop.abort();
@@ -79,21 +133,16 @@ class Listing {
   constructor(
     private readonly spawn: Spawn,
     private readonly path: string,
-    private readonly want: TableChoice,
-    private readonly range: PortRange,
-    private readonly usable: Uint8Array,
-    private readonly sink: SocketSink,
     private readonly signal: AbortSignal,
   ) {}
 
-  /** One family's listing into the sink; `started` when that ss already runs. */
-  async read(family: 4 | 6, started?: ChildProcess): Promise<void> {
-    const protocol = this.want.tcp && this.want.udp ? null : this.want.tcp ? 'tcp' : 'udp';
-    let parser = new SsParser(protocol, this.usable, this.sink, this.path);
-    let end = await this.drain(started ?? (await this.start(family, false)), parser);
-    if (end.code !== 0 && parser.lines === 0 && /invalid option|unrecognized option/i.test(end.stderr)) {
-      parser = new SsParser(protocol, this.usable, this.sink, this.path);
-      end = await this.drain(await this.start(family, true), parser);
+  /** One listing into its parser's sink; `started` when that ss already runs. */
+  async read(plan: ListingPlan, started?: ChildProcess): Promise<void> {
+    let parser = plan.parser();
+    let end = await this.drain(started ?? (await this.start(plan.args(false))), parser);
+    if (plan.text && end.code !== 0 && (parser.lines ?? 0) === 0 && /invalid option|unrecognized option/i.test(end.stderr)) {
+      parser = plan.parser();
+      end = await this.drain(await this.start(plan.args(true)), parser);
     }
     if (end.code !== 0) {
       // ss's own words (a root-owned program, fixed arguments), kept short and printable.
@@ -102,14 +151,14 @@ class Listing {
     }
   }
 
-  private async start(family: 4 | 6, header: boolean): Promise<ChildProcess> {
-    const child = await this.spawn(this.path, ssArguments(this.want, this.range, family, header), this.signal);
+  private async start(args: string[]): Promise<ChildProcess> {
+    const child = await this.spawn(this.path, args, this.signal);
     if (child === undefined) throw new KernelError(this.path, 'cannot be run any more');
     return child;
   }
 
   /** Streams the output through the parser; completes the last line once ss has succeeded. */
-  private async drain(child: ChildProcess, parser: SsParser): Promise<ProgramEnd> {
+  private async drain(child: ChildProcess, parser: LineParser): Promise<ProgramEnd> {
     const lines = new LineCarry(parser, this.path);
     let end: ProgramEnd;
     try {

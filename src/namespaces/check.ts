@@ -9,6 +9,7 @@ import type { Options } from '../cli/options';
 import { KernelError } from '../kernel/errors';
 import type { Host } from '../kernel/host';
 import { readSettings, type KernelSettings } from '../kernel/proc-source';
+import { readSocketCounts, socketsCounted } from '../kernel/sockstat';
 import type { SourceChoice } from '../kernel/sockets';
 import { judgeSockets, type Judgement } from '../pipeline';
 import type { Verdict } from '../verdict/verdict';
@@ -105,22 +106,11 @@ async function stillThere(host: Host, ref: NamespaceRef): Promise<boolean> {
   return ref.procRoot === null || (await inode(`${ref.procRoot}/net/tcp`)) === ref.tables;
 }
 
-/**
- * How many sockets a namespace holds, from its sockstat (`TCP: inuse N orphan N tw N ...`,
- * `UDP: inuse N`: counted per namespace, readable by anyone, no walk of the socket hash);
- * 0 when it cannot be read.
- */
+/** How many sockets a namespace holds, from its sockstat (sockstat.ts); 0 when it cannot be read. */
 export async function socketsIn(host: Host, ref: NamespaceRef): Promise<number> {
   if (ref.procRoot === null) return 0;
-  let text: string | undefined;
-  try {
-    text = await host.readText(`${ref.procRoot}/net/sockstat`);
-  } catch (err) {
-    if (err instanceof KernelError) return 0;
-    throw err;
-  }
-  const field = (line: string, name: string) => Number(new RegExp(`^${line}:.* ${name} (\\d+)`, 'm').exec(text ?? '')?.[1] ?? 0);
-  return field('TCP', 'inuse') + field('TCP', 'tw') + field('UDP', 'inuse');
+  const counts = await readSocketCounts(host, ref.procRoot);
+  return counts === null ? 0 : socketsCounted(counts, { tcp: true, udp: true });
 }
 
 /** Runs `work` over the items, at most `size` at a time, in the order given by `order`. */

@@ -50,7 +50,7 @@ const NAMED_TUPLES = 3;
 
 export class PoolBuilder implements SocketSink {
   readonly addresses = new AddressTable();
-  private readonly tuples = new TupleTable(this.addresses);
+  private readonly tuples: TupleTable;
   private readonly listening = new Uint8Array(65536);
   private listeningPorts = 0;
   /**
@@ -75,10 +75,14 @@ export class PoolBuilder implements SocketSink {
   private timeWait = 0;
   private timeWaitReused = 0;
 
+  /** @param expectedSockets how many TCP sockets the listing may hold (sockstat.ts); 0 when unknown */
   constructor(
     private readonly space: PortSpace,
     private readonly policy: TimeWaitPolicy,
-  ) {}
+    expectedSockets = 0,
+  ) {
+    this.tuples = new TupleTable(this.addresses, expectedSockets);
+  }
 
   tcp(local: number, localPort: number, remote: number, remotePort: number, state: number, timeWaitAgeMs: number): void {
     this.tcpSockets++;

@@ -11,6 +11,20 @@ import { churnOf } from './churn';
 import { usagePercent, type Pool, type TuplePorts } from './pool';
 
 const INITIAL = 256;
+/** The most rows a size hint makes at once: beyond it, the table grows as it fills. */
+const MOST_AT_ONCE = 1 << 21;
+
+/**
+ * Rows for a table that may see `expected` sockets: one tuple per socket at most. Made
+ * once, the table never grows (copies, rehashes, and code re-optimised for the new
+ * arrays); rows it never fills cost no memory, since fresh zeroed pages are only mapped
+ * when first written.
+ */
+function rowsFor(expected: number): number {
+  let rows = INITIAL;
+  while (rows < expected && rows < MOST_AT_ONCE) rows *= 2;
+  return rows;
+}
 
 /** A row of otherStates: one column per TCP state number (1 to 12). */
 const STATE_COLUMNS = TCP_STATE_NAMES.length;
@@ -45,8 +59,8 @@ export class TupleTable {
   /** Sockets per state: the two states nearly every socket is in, then a row for the rest. */
   established = new Uint32Array(INITIAL);
   timeWait = new Uint32Array(INITIAL);
-  /** Where in otherStates the tuple's row starts, or -1: only tuples with such sockets have one. */
-  private otherRow = new Int32Array(INITIAL).fill(-1);
+  /** Where in otherStates the tuple's row starts, plus 1; 0: none (only tuples with such sockets have one). */
+  private otherRow = new Int32Array(INITIAL);
   private otherStates = new Uint32Array(16 * STATE_COLUMNS);
   private otherRows = 0;
   /**
@@ -65,7 +79,21 @@ export class TupleTable {
   private slots = new Int32Array(2 * INITIAL);
   private count = 0;
 
-  constructor(readonly addresses: AddressTable) {}
+  /**
+   * @param expected how many sockets the listing may hold (sockstat.ts), 0 when unknown:
+   *   the table is made that big at once.
+   */
+  constructor(
+    readonly addresses: AddressTable,
+    expected = 0,
+  ) {
+    const rows = rowsFor(expected);
+    if (rows > INITIAL) {
+      this.resize(rows);
+      // At most half full, as add() keeps it.
+      this.slots = new Int32Array(2 * rows);
+    }
+  }
 
   get size(): number {
     return this.count;
@@ -132,7 +160,7 @@ export class TupleTable {
     const ownCapacity = capacity + bindTaken;
     const optimisticCapacity = this.bound === null ? capacity : this.bound.optimisticCapacity;
     const states: Record<string, number> = {};
-    const row = this.otherRow[t];
+    const row = this.otherRow[t] - 1;
     for (let state = 1; state < STATE_COLUMNS; state++) {
       const count = state === TcpState.ESTABLISHED ? this.established[t] : state === TcpState.TIME_WAIT ? this.timeWait[t] : row === -1 ? 0 : this.otherStates[row + state];
       if (count > 0) states[TCP_STATE_NAMES[state]] = count;
@@ -158,9 +186,10 @@ export class TupleTable {
   }
 
   private rowOf(t: number): number {
-    let row = this.otherRow[t];
+    let row = this.otherRow[t] - 1;
     if (row === -1) {
-      row = this.otherRow[t] = this.otherRows++ * STATE_COLUMNS;
+      row = this.otherRows++ * STATE_COLUMNS;
+      this.otherRow[t] = row + 1;
       if (row === this.otherStates.length) {
         const grown = new Uint32Array(2 * this.otherStates.length);
         grown.set(this.otherStates);
@@ -172,37 +201,36 @@ export class TupleTable {
 
   private add(slot: number, local: number, remote: number, remotePort: number): number {
     const t = this.count++;
-    if (t === this.local.length) this.grow();
+    if (t === this.local.length) this.resize(2 * this.local.length);
     this.local[t] = local;
     this.remote[t] = remote;
     this.remotePort[t] = remotePort;
     this.slots[slot] = t + 1;
-    if (2 * this.count > this.slots.length) this.rehash();
+    if (2 * this.count > this.slots.length) this.rehash(2 * this.slots.length);
     return t;
   }
 
-  private grow(): void {
-    const grown = <A extends Int32Array | Uint32Array | Uint16Array>(a: A, fill = 0): A => {
-      const b = new (a.constructor as new (n: number) => A)(2 * a.length);
+  private resize(rows: number): void {
+    const resized = <A extends Int32Array | Uint32Array | Uint16Array>(a: A): A => {
+      const b = new (a.constructor as new (n: number) => A)(rows);
       b.set(a);
-      if (fill !== 0) b.fill(fill, a.length);
       return b;
     };
-    this.local = grown(this.local);
-    this.remote = grown(this.remote);
-    this.remotePort = grown(this.remotePort);
-    this.held = grown(this.held);
-    this.reusable = grown(this.reusable);
-    this.established = grown(this.established);
-    this.timeWait = grown(this.timeWait);
-    this.otherRow = grown(this.otherRow, -1);
-    this.heldOddOffset = grown(this.heldOddOffset);
-    this.reusableOddOffset = grown(this.reusableOddOffset);
-    this.timeWaitRecent = grown(this.timeWaitRecent);
+    this.local = resized(this.local);
+    this.remote = resized(this.remote);
+    this.remotePort = resized(this.remotePort);
+    this.held = resized(this.held);
+    this.reusable = resized(this.reusable);
+    this.established = resized(this.established);
+    this.timeWait = resized(this.timeWait);
+    this.otherRow = resized(this.otherRow);
+    this.heldOddOffset = resized(this.heldOddOffset);
+    this.reusableOddOffset = resized(this.reusableOddOffset);
+    this.timeWaitRecent = resized(this.timeWaitRecent);
   }
 
-  private rehash(): void {
-    const slots = new Int32Array(2 * this.slots.length);
+  private rehash(size: number): void {
+    const slots = new Int32Array(size);
     const mask = slots.length - 1;
     for (let t = 0; t < this.count; t++) {
       let slot = hashTuple(this.local[t], this.remote[t], this.remotePort[t]) & mask;

@@ -44,8 +44,8 @@ function violation(exitCode: number | null, stdout: string, argv: readonly strin
     if (!state) return 'no check_state gauge';
     return Number(state[1]) === exitCode ? null : `check_state ${state[1]} with exit ${exitCode}`;
   }
-  if (Buffer.byteLength(stdout) >= 4096) return `output of ${Buffer.byteLength(stdout)} bytes`;
   if (asked === 'json' || (asked === 'any' && stdout.startsWith('{'))) {
+    // For scripts, not a plugin answer: no 4 KB cap (--top 0 lists every pool).
     // Every answer, usage errors and --help included, is one JSON object.
     let j: { status?: string; summary?: unknown };
     try {
@@ -56,6 +56,7 @@ function violation(exitCode: number | null, stdout: string, argv: readonly strin
     if (typeof j.summary !== 'string' || j.summary === '') return 'JSON without a summary';
     return j.status === STATES[exitCode] ? null : `JSON status ${j.status} with exit ${exitCode}`;
   }
+  if (Buffer.byteLength(stdout) >= 4096) return `output of ${Buffer.byteLength(stdout)} bytes`;
   if (help && exitCode === 3 && stdout.length > 0) return null; // --help/--version: text, exit 3
   const first = stdout.split('\n')[0];
   const m = /^EPHEMERAL PORTS (OK|WARNING|CRITICAL|UNKNOWN) - \S/.exec(first);

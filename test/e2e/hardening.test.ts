@@ -9,7 +9,7 @@ import { chmodSync, closeSync, cpSync, existsSync, mkdtempSync, openSync, readdi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BUNDLE, bundleMissing, FIXTURES, namespacesUnavailable, skipUnless, stageForOtherUser } from '../helpers';
+import { BUNDLE, BUSY_BUNDLE, bundleMissing, FIXTURES, namespacesUnavailable, skipUnless, stageForOtherUser } from '../helpers';
 
 const skip = skipUnless(bundleMissing());
 const rootSkip = skipUnless(bundleMissing() || (process.getuid?.() === 0 ? false : 'needs root to switch to nobody'));
@@ -226,10 +226,11 @@ function withHangingSs(args: string[], afterSpawn: ((kill: (sig: NodeJS.Signals)
   const fake = join(dir, 'ss');
   writeFileSync(fake, `#!/bin/sh\necho $$ >> ${pidFile}\nexec sleep 30\n`, { mode: 0o755 });
   const mounts = ['/usr/bin/ss', '/usr/sbin/ss', '/bin/ss', '/sbin/ss'].map((p) => `[ -e ${p} ] && mount --bind ${fake} ${p};`).join(' ');
-  const script = `${mounts} exec ${BUNDLE} "$@"`;
+  // A busy namespace, or auto would read /proc without starting ss at all.
+  const script = `${mounts} exec ${BUSY_BUNDLE} "$@"`;
   return new Promise((resolve) => {
     const began = process.hrtime.bigint();
-    const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('unshare', ['-m', '-n', '--propagation', 'private', 'sh', '-c', script, 'sh', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -19,7 +19,7 @@ import { KernelError } from '../../src/kernel/errors';
 import type { Host } from '../../src/kernel/host';
 import { nodeHost } from '../../src/kernel/node-host';
 import { run } from '../../src/run';
-import { BUNDLE, bundleMissing, FIXTURES, namespacesUnavailable, ROOT, skipUnless } from '../helpers';
+import { BUNDLE, BUSY_BUNDLE, bundleMissing, FIXTURES, namespacesUnavailable, ROOT, skipUnless } from '../helpers';
 import { SUDO, SudoUser, sudoUnavailable, type UserRun } from '../sudo';
 
 /** Every file the check reads from /proc (or a copy of it). */
@@ -260,8 +260,9 @@ describe('through a real sudo, run by an unprivileged user', { skip: skipUnless(
       assert.match(r.stdout, ANSWER, args.join(' '));
       assert.equal(r.stderr, '');
     }
-    // The root-owned /usr/bin/ss answered, not the planted one.
-    assert.match(sudo([wild, '-vv'], env).stdout, /^sockets read with ss \(sock_diag/m);
+    // The root-owned /usr/bin/ss answered, not the planted one (auto would read /proc in
+    // a namespace this small).
+    assert.match(sudo([wild, '--source', 'ss', '-vv'], env).stdout, /^sockets read with ss \(sock_diag/m);
   });
 
   test('wildcard rule: NODE_OPTIONS in the environment changes nothing, and cannot be passed through sudo', () => {
@@ -309,7 +310,8 @@ describe('an ss that is not root\'s alone never runs', { skip: skipUnless(bundle
 
   const withPlantedSs = (args: string[]) => {
     const mounts = ['/usr/bin/ss', '/usr/sbin/ss', '/bin/ss', '/sbin/ss'].map((p) => `[ -e ${p} ] && mount --bind ${dir}/ss ${p};`).join(' ');
-    return spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `${mounts} exec ${BUNDLE} "$@"`, 'sh', ...args], { encoding: 'utf8', timeout: 30_000 });
+    // A busy namespace, or auto would read /proc without looking at ss at all.
+    return spawnSync('unshare', ['-m', '-n', '--propagation', 'private', 'sh', '-c', `${mounts} exec ${BUSY_BUNDLE} "$@"`, 'sh', ...args], { encoding: 'utf8', timeout: 30_000 });
   };
 
   test('--source ss: UNKNOWN naming the path and why', () => {

@@ -8,7 +8,10 @@ import type { ChildProcess, Host } from '../../src/kernel/host';
 import { nodeHost } from '../../src/kernel/node-host';
 import type { SocketSink } from '../../src/kernel/records';
 import { readSockets } from '../../src/kernel/sockets';
-import { SS_PATHS, ssArguments } from '../../src/kernel/ss-source';
+import { LineCarry } from '../../src/kernel/lines';
+import { SsParser } from '../../src/kernel/ss';
+import { diagArguments, SS_PATHS, ssArguments } from '../../src/kernel/ss-source';
+import { diagRecords, type DiagSocket } from './diag-records';
 import { run } from '../../src/run';
 import { FIXTURES } from '../helpers';
 
@@ -21,6 +24,27 @@ const V6 = /\[|\s\*:/;
 const SS_LINES = SS_OUTPUT.toString('latin1').split('\n');
 const SS_V4 = Buffer.from(SS_LINES.filter((line) => !V6.test(line)).join('\n'), 'latin1');
 const SS_V6 = Buffer.from(`${SS_LINES.filter((line) => V6.test(line)).join('\n')}\n`, 'latin1');
+
+/** The TCP sockets of a text listing as the records `ss -D -` prints (diag.ts). */
+function recordsOf(text: Uint8Array, family: 4 | 6): Buffer {
+  const sockets: DiagSocket[] = [];
+  const addresses = new AddressTable();
+  const sink: SocketSink = {
+    addresses,
+    tcp: (local, localPort, remote, remotePort, state, age) =>
+      void sockets.push({ family, state, local: addresses.text(local), localPort, remote: addresses.text(remote), remotePort, expiresMs: age < 0 ? undefined : 60_000 - age }),
+    udp: () => {},
+  };
+  const lines = new LineCarry(new SsParser(null, new Uint8Array(65536).fill(1), sink), 'ss');
+  lines.push(text);
+  lines.finish();
+  return diagRecords(sockets);
+}
+
+/** The UDP lines of a text listing: what `ss -4unaoH` prints. */
+function udpOf(text: Uint8Array): Buffer {
+  return Buffer.from(`${Buffer.from(text).toString('latin1').split('\n').filter((line) => line.startsWith('udp')).join('\n')}\n`, 'latin1');
+}
 
 class Counter implements SocketSink {
   readonly addresses = new AddressTable();
@@ -42,6 +66,8 @@ interface FakeRun {
   readonly stderr?: string;
   /** An old iproute2: -H is an invalid option. */
   readonly old?: boolean;
+  /** Print the chunks as they are, whatever the arguments. */
+  readonly raw?: boolean;
 }
 
 /** The fixture's /proc through nodeHost; ss replaced by canned output at the paths given. */
@@ -63,7 +89,10 @@ function fakeHost(programs: Record<string, FakeRun>): Host & { spawned: string[]
       let program = programs[file];
       if (program === undefined) return undefined;
       if (program.old && args[0].includes('H')) program = { chunks: [], code: 255, stderr: "ss: invalid option -- 'H'\nUsage: ss [ OPTIONS ]\n" };
-      const chunks = args[0].startsWith('-6') ? (program.chunks6 ?? []) : program.chunks;
+      const v6 = args.some((a) => a.startsWith('-6'));
+      const text = Buffer.concat(v6 ? (program.chunks6 ?? []) : program.chunks);
+      // ss -D prints the TCP sockets as records; -u alone, the UDP lines; else all of it.
+      const chunks = program.code === 255 ? [] : program.raw ? (v6 ? (program.chunks6 ?? []) : program.chunks) : args[0] === '-D' ? [recordsOf(text, v6 ? 6 : 4)] : /^-[46]u/.test(args[0]) ? [udpOf(text)] : v6 ? (program.chunks6 ?? []) : program.chunks;
       return {
         async drain(onChunk) {
           for (const chunk of chunks) {
@@ -101,18 +130,22 @@ describe('the ss source', () => {
     assert.deepEqual(ssArguments({ tcp: false, udp: true }, range, 4, true), ['-4unao', '( sport >= :40000 and sport <= :40199 )']);
   });
 
-  it('lists each family with its own ss, side by side', async () => {
+  it('lists each family with its own ss, side by side: TCP as records, UDP as filtered text', async () => {
     const host = fakeHost({ '/usr/bin/ss': { chunks: [SS_V4], chunks6: [SS_V6] } });
     const result = await read(host, 'ss');
     assert.deepEqual([result.sink.tcpCount, result.sink.udpCount], [26, 5]);
-    assert.deepEqual(host.spawned.map((argv) => argv.slice(0, 2).join(' ')), ['/usr/bin/ss -4tunaoH', '/usr/bin/ss -6tunaoH']);
+    assert.deepEqual(
+      host.spawned.map((argv) => argv.slice(0, 4).join(' ')),
+      ['/usr/bin/ss -D - -4tan', '/usr/bin/ss -D - -6tan', `/usr/bin/ss -4unaoH ${ssArguments({ tcp: false, udp: true }, range, 4)[1]}`, `/usr/bin/ss -6unaoH ${ssArguments({ tcp: false, udp: true }, range, 6)[1]}`],
+    );
+    assert.deepEqual(diagArguments(6), ['-D', '-', '-6tan']);
   });
 
   it('asks again with a header when ss is too old for -H', async () => {
     const host = fakeHost({ '/usr/bin/ss': { chunks: [SS_V4], chunks6: [SS_V6], old: true } });
     const result = await read(host, 'ss');
     assert.deepEqual([result.sink.tcpCount, result.sink.udpCount], [26, 5]);
-    assert.deepEqual(host.spawned.map((argv) => argv[1]).sort(), ['-4tunao', '-4tunaoH', '-6tunao', '-6tunaoH']);
+    assert.deepEqual(host.spawned.map((argv) => argv[1]).sort(), ['-4unao', '-4unaoH', '-6unao', '-6unaoH', '-D', '-D']);
   });
 
   it('one failing listing kills the other', async () => {
@@ -143,7 +176,7 @@ describe('the ss source', () => {
   it('runs the ss the host found where distributions put it', async () => {
     const host = fakeHost({ '/sbin/ss': { chunks: [SS_V4] } });
     await read(host, 'ss');
-    assert.deepEqual(host.spawned.map((argv) => argv[0]), ['/sbin/ss', '/sbin/ss']);
+    assert.deepEqual(host.spawned.map((argv) => argv[0]), ['/sbin/ss', '/sbin/ss', '/sbin/ss', '/sbin/ss']);
     assert.deepEqual(SS_PATHS, ['/usr/bin/ss', '/usr/sbin/ss', '/bin/ss', '/sbin/ss']);
   });
 
@@ -154,9 +187,9 @@ describe('the ss source', () => {
   });
 
   it('--source ss: unreadable output is an error, and ss is killed', async () => {
-    const host = fakeHost({ '/usr/bin/ss': { chunks: [Buffer.from('ESTAB 0 0 127.0.0.1:40001 127.0.0.1:80\n')] } });
-    await assert.rejects(read(host, 'ss'), (err: unknown) => err instanceof KernelError && /no Netid column/.test(err.message));
-    assert.equal(host.killed, 2); // both listings' ss: a no-op for one that has ended
+    const host = fakeHost({ '/usr/bin/ss': { chunks: [Buffer.from('ESTAB 0 0 127.0.0.1:40001 127.0.0.1:80\n')], raw: true } });
+    await assert.rejects(read(host, 'ss'), (err: unknown) => err instanceof KernelError && /^\/usr\/bin\/ss: (record 1|line 1): /.test(err.message));
+    assert.equal(host.killed, 4); // every listing's ss: a no-op for one that has ended
   });
 
   it('--source auto: falls back to /proc when ss is missing, fails or is unreadable, and says so', async () => {
@@ -174,7 +207,7 @@ describe('the ss source', () => {
     const host = fakeHost({ '/usr/bin/ss': { chunks: [SS_V4], chunks6: [SS_V6] } });
     assert.equal((await read(host, 'auto')).source, 'ss');
     assert.equal((await read(host, 'proc')).source, 'proc');
-    assert.equal(host.spawned.length, 2);
+    assert.equal(host.spawned.length, 4);
   });
 });
 
@@ -199,8 +232,8 @@ describe('a stalled ss under auto: /proc answers with the rest of -t', () => {
     assert.equal(result.fallback, `ss gave no answer within 0.2 s (its share of -t): killed it, read ${PROC}/net instead`);
     assert.deepEqual([result.sink.tcpCount, result.sink.udpCount], [26, 5]);
     assert.ok(Date.now() - started < 5000);
-    // Both listings' ss were killed and reaped before /proc was read.
-    assert.equal(children.length, 2);
+    // Every listing's ss was killed and reaped before /proc was read.
+    assert.equal(children.length, 4);
     for (const child of children) assert.equal((await child.drain(() => {})).signal, 'SIGKILL');
   });
 
