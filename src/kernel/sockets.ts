@@ -56,15 +56,13 @@ export async function readSockets<S extends SocketSink>(
     return { sink, source: 'proc', fallback };
   };
   if (choice === 'proc') return fromProc(null);
-  if (choice === 'auto') {
-    // What the namespace holds, counted by the kernel: which tables are empty, and whether
-    // a listing is big enough to be worth starting ss for.
-    const counts = await readSocketCounts(host, procRoot);
-    if (counts !== null) {
-      present = tablesPresent(counts);
-      expected = socketsCounted(counts, { tcp: want.tcp, udp: false });
-      if (socketsCounted(counts, want) < PROC_BELOW) return fromProc(null);
-    }
+  // What the namespace holds, counted by the kernel: which tables are empty, how big the
+  // listing is, and under auto whether it is worth starting ss for.
+  const counts = await readSocketCounts(host, procRoot);
+  if (counts !== null) {
+    present = tablesPresent(counts);
+    expected = socketsCounted(counts, { tcp: want.tcp, udp: false });
+    if (choice === 'auto' && socketsCounted(counts, want) < PROC_BELOW) return fromProc(null);
   }
   // Under auto, ss runs on its own budget: when it is spent, ss is killed (and reaped:
   // readSocketsWithSs waits for its children) and /proc is read instead.

@@ -11,8 +11,12 @@ import { churnOf } from './churn';
 import { usagePercent, type Pool, type TuplePorts } from './pool';
 
 const INITIAL = 256;
-/** The most rows a size hint makes at once: beyond it, the table grows as it fills. */
-const MOST_AT_ONCE = 1 << 21;
+/**
+ * The most rows a size hint makes at once: beyond it, the table grows as it fills. Its
+ * hash is written at random places, so every page of it is touched once a few thousand
+ * tuples are in: 1 MiB of slots at this size.
+ */
+const MOST_AT_ONCE = 1 << 17;
 
 /**
  * Rows for a table that may see `expected` sockets: one tuple per socket at most. Made
