@@ -65,8 +65,6 @@ export class DiagParser implements LineParser {
     private readonly littleEndian: boolean,
     /** Names the source in error messages. */
     private readonly source = 'ss',
-    /** Whether to give up (SparseListing) when the sample is mostly out of range. */
-    private readonly sampling = true,
   ) {}
 
   feed(buf: Uint8Array, end: number): number {
@@ -107,7 +105,7 @@ export class DiagParser implements LineParser {
     const state = buf[at + 1] === TcpState.NEW_SYN_RECV ? TcpState.SYN_RECV : buf[at + 1];
     const localPort = (buf[at + 4] << 8) | buf[at + 5];
     const usable = this.usable[localPort] === 1;
-    if (this.sampling && state !== TcpState.LISTEN) this.sample(usable);
+    if (this.sampled < SAMPLE && state !== TcpState.LISTEN) this.sample(usable);
     // Only in-range ports matter; a bound socket neither listening nor connected (CLOSE)
     // is not in /proc/net/tcp, and is skipped alike.
     if (!usable || state === TcpState.CLOSE) return;
@@ -131,8 +129,8 @@ export class DiagParser implements LineParser {
     this.sink.tcp(local, localPort, remote, remotePort, state, timeWaitAgeMs);
   }
 
+  /** One more socket of the sample; gives up (SparseListing) once it is full and mostly out of range. */
   private sample(usable: boolean): void {
-    if (this.sampled >= SAMPLE) return;
     if (usable) this.inRange++;
     if (++this.sampled === SAMPLE && this.inRange < DENSE_ENOUGH * SAMPLE) throw new SparseListing(this.inRange, SAMPLE);
   }

@@ -7,7 +7,7 @@ import { KernelError } from './errors';
 import type { Host } from './host';
 import { readSocketTables, type TableChoice } from './proc-source';
 import type { SocketSink } from './records';
-import { readSocketCounts, socketsCounted, tablesPresent, ALL_TABLES, type TablesPresent } from './sockstat';
+import { readSocketCounts, socketsCounted, tablesPresent, ALL_TABLES } from './sockstat';
 import { readSocketsWithSs } from './ss-source';
 import type { PortRange } from './sysctl';
 
@@ -46,24 +46,18 @@ export async function readSockets<S extends SocketSink>(
   signal: AbortSignal,
   ssBudgetMs = Infinity,
 ): Promise<SocketsRead<S>> {
-  let present: TablesPresent = ALL_TABLES;
-  // TCP sockets the namespace counts: the sink is made that big at once (0: unknown).
-  let expected = 0;
-  const fresh = () => newSink(expected);
+  // What the namespace holds, counted by the kernel (not for a chosen /proc, which may be a
+  // copy): which tables are empty, how big the listing is (the sink is made that big at
+  // once), and under auto whether it is worth starting ss for.
+  const counts = choice === 'proc' ? null : await readSocketCounts(host, procRoot);
+  const present = counts === null ? ALL_TABLES : tablesPresent(counts);
+  const fresh = () => newSink(counts === null ? 0 : socketsCounted(counts, { tcp: want.tcp, udp: false }));
   const fromProc = async (fallback: string | null): Promise<SocketsRead<S>> => {
     const sink = fresh();
     await readSocketTables(host, procRoot, want, usable, sink, (path) => onStage(`reading ${path}`), present);
     return { sink, source: 'proc', fallback };
   };
-  if (choice === 'proc') return fromProc(null);
-  // What the namespace holds, counted by the kernel: which tables are empty, how big the
-  // listing is, and under auto whether it is worth starting ss for.
-  const counts = await readSocketCounts(host, procRoot);
-  if (counts !== null) {
-    present = tablesPresent(counts);
-    expected = socketsCounted(counts, { tcp: want.tcp, udp: false });
-    if (choice === 'auto' && socketsCounted(counts, want) < PROC_BELOW) return fromProc(null);
-  }
+  if (choice === 'proc' || (choice === 'auto' && counts !== null && socketsCounted(counts, want) < PROC_BELOW)) return fromProc(null);
   // Under auto, ss runs on its own budget: when it is spent, ss is killed (and reaped:
   // readSocketsWithSs waits for its children) and /proc is read instead.
   const ssStop = new AbortController();

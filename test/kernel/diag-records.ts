@@ -3,6 +3,10 @@
  * inet_diag_msg records (the layout in src/kernel/diag.ts), ended by NLMSG_DONE.
  */
 import { isIPv4 } from 'node:net';
+import { AddressTable } from '../../src/kernel/address-table';
+import { LineCarry } from '../../src/kernel/lines';
+import type { SocketSink } from '../../src/kernel/records';
+import { SsParser } from '../../src/kernel/ss';
 
 export interface DiagSocket {
   /** The family of the socket (an IPv4-mapped socket is an IPv6 one). */
@@ -77,4 +81,24 @@ export function diagRecords(sockets: readonly DiagSocket[], littleEndian = true)
   const done = Buffer.alloc(4);
   parts.push(header(20, 3, littleEndian), done);
   return Buffer.concat(parts);
+}
+
+/**
+ * The TCP sockets of an ss text listing (`ss -tuano` and its spellings) with a port in
+ * `usable`, as records would carry them: in the listing's family when given, else in each
+ * address's own (an IPv4-mapped one as IPv4).
+ */
+export function socketsOfText(text: Uint8Array, usable: Uint8Array, family?: 4 | 6): DiagSocket[] {
+  const sockets: DiagSocket[] = [];
+  const addresses = new AddressTable();
+  const sink: SocketSink = {
+    addresses,
+    tcp: (local, localPort, remote, remotePort, state, age) =>
+      void sockets.push({ family: family ?? addresses.family(local), state, local: addresses.text(local), localPort, remote: addresses.text(remote), remotePort, expiresMs: age < 0 ? undefined : 60_000 - age }),
+    udp: () => {},
+  };
+  const lines = new LineCarry(new SsParser(null, usable, sink), 'ss');
+  lines.push(text);
+  lines.finish();
+  return sockets;
 }

@@ -9,17 +9,15 @@ import { LineCarry } from '../../src/kernel/lines';
 import { TCP_STATE_NAMES, TcpState, type SocketSink } from '../../src/kernel/records';
 import { SsParser } from '../../src/kernel/ss';
 import { FIXTURES } from '../helpers';
-import { diagRecords, type DiagSocket } from './diag-records';
+import { diagRecords, socketsOfText, type DiagSocket } from './diag-records';
 
 /** What a source hands to the pools, as text. */
 class Recorder implements SocketSink {
   readonly addresses = new AddressTable();
   readonly calls: string[] = [];
-  readonly sockets: DiagSocket[] = [];
   tcp(local: number, localPort: number, remote: number, remotePort: number, state: number, timeWaitAgeMs: number): void {
     const a = this.addresses;
     this.calls.push(`${a.family(local)} ${a.text(local)}:${localPort} ${a.text(remote)}:${remotePort} ${TCP_STATE_NAMES[state]} ${timeWaitAgeMs}`);
-    this.sockets.push({ family: a.family(local), state, local: a.text(local), localPort, remote: a.text(remote), remotePort, expiresMs: timeWaitAgeMs < 0 ? undefined : 60_000 - timeWaitAgeMs });
   }
   udp(): void {
     throw new Error('ss -D lists no UDP socket');
@@ -75,7 +73,7 @@ describe('ss -D: the kernel\'s binary records', () => {
     lines.push(Buffer.from(text, 'latin1'));
     lines.finish();
     assert.ok(fromText.calls.length > 20);
-    assert.deepEqual(parse(diagRecords(fromText.sockets)).calls, fromText.calls);
+    assert.deepEqual(parse(diagRecords(socketsOfText(Buffer.from(text, 'latin1'), USABLE))).calls, fromText.calls);
   });
 
   it('a refusal from the kernel, or output cut inside a record, is an error naming ss', () => {

@@ -8,10 +8,8 @@ import type { ChildProcess, Host } from '../../src/kernel/host';
 import { nodeHost } from '../../src/kernel/node-host';
 import type { SocketSink } from '../../src/kernel/records';
 import { readSockets } from '../../src/kernel/sockets';
-import { LineCarry } from '../../src/kernel/lines';
-import { SsParser } from '../../src/kernel/ss';
 import { diagArguments, SS_PATHS, ssArguments } from '../../src/kernel/ss-source';
-import { diagRecords, type DiagSocket } from './diag-records';
+import { diagRecords, socketsOfText } from './diag-records';
 import { run } from '../../src/run';
 import { FIXTURES } from '../helpers';
 
@@ -27,18 +25,7 @@ const SS_V6 = Buffer.from(`${SS_LINES.filter((line) => V6.test(line)).join('\n')
 
 /** The TCP sockets of a text listing as the records `ss -D -` prints (diag.ts). */
 function recordsOf(text: Uint8Array, family: 4 | 6): Buffer {
-  const sockets: DiagSocket[] = [];
-  const addresses = new AddressTable();
-  const sink: SocketSink = {
-    addresses,
-    tcp: (local, localPort, remote, remotePort, state, age) =>
-      void sockets.push({ family, state, local: addresses.text(local), localPort, remote: addresses.text(remote), remotePort, expiresMs: age < 0 ? undefined : 60_000 - age }),
-    udp: () => {},
-  };
-  const lines = new LineCarry(new SsParser(null, new Uint8Array(65536).fill(1), sink), 'ss');
-  lines.push(text);
-  lines.finish();
-  return diagRecords(sockets);
+  return diagRecords(socketsOfText(text, new Uint8Array(65536).fill(1), family));
 }
 
 /** The UDP lines of a text listing: what `ss -4unaoH` prints. */
