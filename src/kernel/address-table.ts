@@ -6,6 +6,7 @@
  * the IPv4 address: such a socket competes for the IPv4 tuple (docs/kernel-model.md).
  */
 import { ipv4Text, ipv6WordsText, type Family } from './address';
+import { rowsFor } from './table-rows';
 
 const INITIAL = 64;
 
@@ -40,12 +41,23 @@ function ipv4SortKey(address: number): number {
 
 export class AddressTable {
   /** Four network-order words per id; an IPv4 address is 0, 0, 0, address. */
-  private words = new Int32Array(4 * INITIAL);
-  private families = new Uint8Array(INITIAL);
+  private words: Int32Array;
+  private families: Uint8Array;
   /** Open addressing, linear probing, at most half full: id + 1 per slot, 0 when empty. */
-  private slots = new Int32Array(2 * INITIAL);
+  private slots: Int32Array;
   private readonly texts: string[] = [];
   private count = 0;
+
+  /**
+   * @param expectedSockets how many sockets the listing may hold, 0 when unknown: sized for
+   *   as many addresses (the sockets of a host share few local addresses), grown beyond
+   */
+  constructor(expectedSockets = 0) {
+    const rows = rowsFor(expectedSockets, INITIAL);
+    this.words = new Int32Array(4 * rows);
+    this.families = new Uint8Array(rows);
+    this.slots = new Int32Array(2 * rows);
+  }
 
   /** How many distinct addresses: ids are 0 to size - 1. */
   get size(): number {

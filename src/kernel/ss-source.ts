@@ -76,29 +76,39 @@ export async function readSocketsWithSs<S extends SocketSink>(
   // A listing walks the whole hash even when its family has no socket: skip those.
   const tcp = ([4, 6] as const).filter((f) => want.tcp && present[`tcp${f}`]);
   const udp = ([4, 6] as const).filter((f) => want.udp && present[`udp${f}`]);
-  const textOf = (family: 4 | 6, sink: S, choice: TableChoice): ListingPlan => ({
+  const textOf = (family: 4 | 6, sink: () => S, choice: TableChoice): ListingPlan => ({
     args: (header) => ssArguments(choice, range, family, header),
-    parser: () => new SsParser(choice.tcp && choice.udp ? null : choice.tcp ? 'tcp' : 'udp', usable, sink, path),
+    parser: () => new SsParser(choice.tcp && choice.udp ? null : choice.tcp ? 'tcp' : 'udp', usable, sink(), path),
     text: true,
   });
   if (tcp.length > 0) {
-    const sink = newSink();
+    const sink = madeOnFirstUse(newSink);
     const plans: ListingPlan[] = [
-      ...tcp.map((family) => ({ args: () => diagArguments(family), parser: () => new DiagParser(usable, sink, host.littleEndian, path), text: false })),
+      ...tcp.map((family) => ({ args: () => diagArguments(family), parser: () => new DiagParser(usable, sink(), host.littleEndian, path), text: false })),
       ...udp.map((family) => textOf(family, sink, { tcp: false, udp: true })),
     ];
     try {
       await runListings(spawn, path, plans, onStage, signal);
-      return sink;
+      return sink();
     } catch (err) {
       if (!(err instanceof SparseListing)) throw err;
       onStage(`${err.message}: reading with ss again, filtered`);
     }
   }
-  const sink = newSink();
+  const sink = madeOnFirstUse(newSink);
   const families = ([4, 6] as const).filter((f) => tcp.includes(f) || udp.includes(f));
   await runListings(spawn, path, families.map((family) => textOf(family, sink, want)), onStage, signal);
-  return sink;
+  return sink();
+}
+
+/**
+ * The sink, made when a parser first asks for it: parsers are made once the first ss has
+ * started, so ss's own start-up (a fork, then its libraries) overlaps the making of the
+ * sink's tables instead of following it.
+ */
+function madeOnFirstUse<S>(make: () => S): () => S {
+  let made: S | undefined;
+  return () => (made ??= make());
 }
 
 /** Runs the listings side by side; the first failure kills the rest, and is what is reported. */

@@ -19,8 +19,11 @@ export class BindParityHolders {
   readonly first = new Int32Array(65536).fill(NO_HOLDER);
   readonly second = new Int32Array(65536).fill(NO_HOLDER);
   readonly more = new Uint8Array(65536);
+  /** No socket at bind parity was seen: nothing to classify, and no tuple holds such a port. */
+  empty = true;
 
   add(port: number, tuple: number, reusable: boolean): void {
+    this.empty = false;
     const holder = (tuple << 1) | (reusable ? 1 : 0);
     if (this.first[port] === NO_HOLDER) this.first[port] = holder;
     else if (this.second[port] === NO_HOLDER) this.second[port] = holder;
@@ -78,10 +81,13 @@ export function classifyBindParity(input: BindParityInput): BindParity {
   // A TIME_WAIT connect() may reuse now held its port until a moment ago, perhaps when the
   // tuple spilled: it counts as holding connect()'s parity, so no bind() is claimed then.
   const spilled = new Uint8Array(tuples);
-  for (let t = 0; t < tuples; t++) if (held[t] - heldBindParity[t] + reusable[t] - reusableBindParity[t] >= connectParityPorts) spilled[t] = 1;
-
   const takenFromSpilled = new Int32Array(tuples);
   const boundAlone = new Int32Array(tuples);
+  const bindParityFull = bindParityFree === 0;
+  // Nobody at bind parity: B is empty, whoever spilled (zeroed arrays are not even mapped).
+  if (holders.empty) return { taken: 0, spilled, takenFromSpilled, boundAlone, sharedTaken: 0, undecidable: 0, connectParityPorts, bindParityFull };
+  for (let t = 0; t < tuples; t++) if (held[t] - heldBindParity[t] + reusable[t] - reusableBindParity[t] >= connectParityPorts) spilled[t] = 1;
+
   let taken = 0;
   let sharedTaken = 0;
   let undecidable = 0;
@@ -108,5 +114,5 @@ export function classifyBindParity(input: BindParityInput): BindParity {
     if (aBound !== bBound && more[port] === 0) boundAlone[aBound ? a : b]++;
     else sharedTaken++;
   }
-  return { taken, spilled, takenFromSpilled, boundAlone, sharedTaken, undecidable, connectParityPorts, bindParityFull: bindParityFree === 0 };
+  return { taken, spilled, takenFromSpilled, boundAlone, sharedTaken, undecidable, connectParityPorts, bindParityFull };
 }

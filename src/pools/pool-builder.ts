@@ -49,7 +49,7 @@ export function timeWaitReusable(policy: TimeWaitPolicy, loopback: boolean, ageM
 const NAMED_TUPLES = 3;
 
 export class PoolBuilder implements SocketSink {
-  readonly addresses = new AddressTable();
+  readonly addresses: AddressTable;
   private readonly tuples: TupleTable;
   private readonly listening = new Uint8Array(65536);
   private listeningPorts = 0;
@@ -81,6 +81,7 @@ export class PoolBuilder implements SocketSink {
     private readonly policy: TimeWaitPolicy,
     expectedSockets = 0,
   ) {
+    this.addresses = new AddressTable(expectedSockets);
     this.tuples = new TupleTable(this.addresses, expectedSockets);
   }
 
@@ -177,7 +178,9 @@ export class PoolBuilder implements SocketSink {
     // it is not applied at all: B stays empty and each tuple is judged by its own sockets
     // (the table is never settled), rather than by a guess that can be wrong either way.
     const parity = rangeRead ? classifyBindParity({ low: space.range.low, high: space.range.high, usable: space.usable, listening: this.listening, tcpHeld: this.tcpHeld, holders: this.bindParity, tuples: n, held: tuples.held, heldBindParity: tuples.heldOddOffset, reusable: tuples.reusable, reusableBindParity: tuples.reusableOddOffset }) : null;
-    if (parity !== null) {
+    // With no socket at bind parity, every tuple's figure is its own held ports, which is
+    // what an unsettled table answers: the pass over the tuples is skipped.
+    if (parity !== null && !this.bindParity.empty) {
       // Per tuple: a tuple with connect()'s parity left holds bind()-taken ports at the other
       // one, all of them; one that spilled holds none but those another holder bound.
       const bindTaken = new Uint32Array(n);

@@ -6,29 +6,12 @@
  * across families too: docs/kernel-model.md), so counting them needs no set of ports.
  */
 import type { AddressTable } from '../kernel/address-table';
+import { rowsFor } from '../kernel/table-rows';
 import { TCP_STATE_NAMES, TcpState } from '../kernel/records';
 import { churnOf } from './churn';
 import { usagePercent, type Pool, type TuplePorts } from './pool';
 
 const INITIAL = 256;
-/**
- * The most rows a size hint makes at once: beyond it, the table grows as it fills. Its
- * hash is written at random places, so every page of it is touched once a few thousand
- * tuples are in: 1 MiB of slots at this size.
- */
-const MOST_AT_ONCE = 1 << 17;
-
-/**
- * Rows for a table that may see `expected` sockets: one tuple per socket at most. Made
- * once, the table never grows (copies, rehashes, and code re-optimised for the new
- * arrays); rows it never fills cost no memory, since fresh zeroed pages are only mapped
- * when first written.
- */
-function rowsFor(expected: number): number {
-  let rows = INITIAL;
-  while (rows < expected && rows < MOST_AT_ONCE) rows *= 2;
-  return rows;
-}
 
 /** A row of otherStates: one column per TCP state number (1 to 12). */
 const STATE_COLUMNS = TCP_STATE_NAMES.length;
@@ -91,7 +74,7 @@ export class TupleTable {
     readonly addresses: AddressTable,
     expected = 0,
   ) {
-    const rows = rowsFor(expected);
+    const rows = rowsFor(expected, INITIAL);
     if (rows > INITIAL) {
       this.resize(rows);
       // At most half full, as add() keeps it.

@@ -36,6 +36,9 @@ export function comparePortText(a: number, b: number): number {
   return x !== y ? x - y : da - db;
 }
 
+/** More than any count of ports (0 to 65,536): one digit of TupleOrder.key. */
+const PORT_COUNTS = 1 << 17;
+
 /**
  * The order of worstFirst, on tuple ids. A tuple has `capacity - unbound` ports left, so
  * "fewer ports left" is "more ports unbound"; at equal headroom the tuple whose clients
@@ -78,19 +81,26 @@ class TupleOrder {
     return Math.max(state, churnState(headroomFactor(capacity - unbound, this.tuples.timeWaitHeld(t)), this.thresholds));
   }
 
+  /**
+   * The order up to the text tie-break, as one number, larger for worse: the state, then
+   * the ports unbound, then (for a tuple with ports left) those its clients bound. Each
+   * fits in 17 bits (a count of ports is at most 65,536), so the sum is exact in a double.
+   * Most tuples lose to the heap's root on this number alone, without a call to compare.
+   */
+  key(t: number): number {
+    const unbound = this.unbound(t);
+    const bound = unbound < this.capacity ? this.tuples.bindTaken(t) : 0;
+    return (this.state(t, unbound) * PORT_COUNTS + unbound) * PORT_COUNTS + bound;
+  }
+
   /** Negative when tuple a ranks before (is worse than) tuple b. */
   compare(a: number, b: number): number {
-    const ua = this.unbound(a);
-    const ub = this.unbound(b);
-    const sa = this.state(a, ua);
-    const sb = this.state(b, ub);
-    if (sa !== sb) return sb - sa;
-    if (ua !== ub) return ub - ua;
-    const { tuples } = this;
-    const ba = tuples.bindTaken(a);
-    const bb = tuples.bindTaken(b);
-    if (ba !== bb && ua < this.capacity) return bb - ba;
-    const { addresses, local, remote, remotePort } = tuples;
+    return this.key(b) - this.key(a) || this.compareText(a, b);
+  }
+
+  /** Between tuples of equal key: the text `local remote port`, as worstFirst compares it. */
+  compareText(a: number, b: number): number {
+    const { addresses, local, remote, remotePort } = this.tuples;
     return addresses.compareText(local[a], local[b]) || addresses.compareText(remote[a], remote[b]) || comparePortText(remotePort[a], remotePort[b]);
   }
 }
@@ -115,6 +125,8 @@ function rankTuples(report: PoolReport, selection: Selection, thresholds: Thresh
   const kept = new Int32Array(bounded ? limit : tuples.size);
   let count = 0;
   let selected = 0;
+  // The root's key, once the heap is full: a tuple with a smaller one is better, and skipped.
+  let rootKey = -1;
   for (let t = 0; t < tuples.size; t++) {
     if (held[t] + reusable[t] === 0 || !filter.keeps(local[t], remote[t], remotePort[t])) continue;
     selected++;
@@ -122,10 +134,14 @@ function rankTuples(report: PoolReport, selection: Selection, thresholds: Thresh
       kept[count] = t;
       if (bounded) siftUp(kept, count, order);
       count++;
-    } else if (order.compare(t, kept[0]) < 0) {
-      kept[0] = t;
-      siftDown(kept, count, order);
+      if (count === limit) rootKey = order.key(kept[0]);
+      continue;
     }
+    const key = order.key(t);
+    if (key < rootKey || (key === rootKey && order.compareText(t, kept[0]) >= 0)) continue;
+    kept[0] = t;
+    siftDown(kept, count, order);
+    rootKey = order.key(kept[0]);
   }
   const worst = Array.from(kept.subarray(0, count))
     .sort((a, b) => order.compare(a, b))
