@@ -16,18 +16,28 @@ export const NO_HOLDER = -1;
  * another tuple.
  */
 export class BindParityHolders {
-  readonly first = new Int32Array(65536).fill(NO_HOLDER);
-  readonly second = new Int32Array(65536).fill(NO_HOLDER);
+  // Stored plus one, so that a fresh (zeroed, not yet mapped) array means no holder: read
+  // them through holderA/holderB, which give NO_HOLDER.
+  private readonly first = new Int32Array(65536);
+  private readonly second = new Int32Array(65536);
   readonly more = new Uint8Array(65536);
   /** No socket at bind parity was seen: nothing to classify, and no tuple holds such a port. */
   empty = true;
 
   add(port: number, tuple: number, reusable: boolean): void {
     this.empty = false;
-    const holder = (tuple << 1) | (reusable ? 1 : 0);
-    if (this.first[port] === NO_HOLDER) this.first[port] = holder;
-    else if (this.second[port] === NO_HOLDER) this.second[port] = holder;
+    const stored = ((tuple << 1) | (reusable ? 1 : 0)) + 1;
+    if (this.first[port] === 0) this.first[port] = stored;
+    else if (this.second[port] === 0) this.second[port] = stored;
     else this.more[port] = 1;
+  }
+
+  holderA(port: number): number {
+    return this.first[port] - 1;
+  }
+
+  holderB(port: number): number {
+    return this.second[port] - 1;
   }
 }
 
@@ -91,11 +101,11 @@ export function classifyBindParity(input: BindParityInput): BindParity {
   let taken = 0;
   let sharedTaken = 0;
   let undecidable = 0;
-  const { first, second, more } = holders;
+  const { more } = holders;
   for (let port = low + 1; port <= high; port += 2) {
-    const holderA = first[port];
+    const holderA = holders.holderA(port);
     if (holderA === NO_HOLDER || usable[port] === 0 || listening[port] !== 0) continue;
-    const holderB = second[port];
+    const holderB = holders.holderB(port);
     const a = holderA >> 1;
     const b = holderB === NO_HOLDER ? NO_HOLDER : holderB >> 1;
     const aBound = spilled[a] === 0;
