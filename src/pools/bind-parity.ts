@@ -17,7 +17,7 @@ export const NO_HOLDER = -1;
  */
 export class BindParityHolders {
   // Stored plus one, so that a fresh (zeroed, not yet mapped) array means no holder: read
-  // them through holderA/holderB, which give NO_HOLDER.
+  // them through firstHolder/secondHolder, which give NO_HOLDER.
   private readonly first = new Int32Array(65536);
   private readonly second = new Int32Array(65536);
   readonly more = new Uint8Array(65536);
@@ -32,11 +32,11 @@ export class BindParityHolders {
     else this.more[port] = 1;
   }
 
-  holderA(port: number): number {
+  firstHolder(port: number): number {
     return this.first[port] - 1;
   }
 
-  holderB(port: number): number {
+  secondHolder(port: number): number {
     return this.second[port] - 1;
   }
 }
@@ -103,9 +103,9 @@ export function classifyBindParity(input: BindParityInput): BindParity {
   let undecidable = 0;
   const { more } = holders;
   for (let port = low + 1; port <= high; port += 2) {
-    const holderA = holders.holderA(port);
+    const holderA = holders.firstHolder(port);
     if (holderA === NO_HOLDER || usable[port] === 0 || listening[port] !== 0) continue;
-    const holderB = holders.holderB(port);
+    const holderB = holders.secondHolder(port);
     const a = holderA >> 1;
     const b = holderB === NO_HOLDER ? NO_HOLDER : holderB >> 1;
     const aBound = spilled[a] === 0;
