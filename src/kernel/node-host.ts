@@ -44,6 +44,7 @@ function youngCollector(): (() => void) | null {
   }
 }
 
+/** Made at the first read of a program; null for good when this Node refuses (not asked again). */
 let collector: (() => void) | null | undefined;
 
 /** Node errors → what an operator can act on; a missing file is an answer, not an error. */
@@ -210,7 +211,8 @@ export const nodeHost: Host = {
     return {
       async drain(onChunk) {
         let failure: { error: unknown } | undefined;
-        const collect = (collector ??= youngCollector());
+        if (collector === undefined) collector = youngCollector();
+        const collect = collector;
         let sinceCollected = 0;
         child.stdout.on('data', (chunk: Buffer) => {
           if (failure !== undefined) return;
