@@ -10,6 +10,13 @@ import { rowsFor } from './table-rows';
 
 const INITIAL = 64;
 
+/**
+ * Slots made at once, at most: a hash is written at random places, so every page of it is
+ * touched once a few hundred addresses are in, and most hosts have few addresses whatever
+ * their sockets (a proxy to 100,000 backends grows it, a rehash per doubling).
+ */
+const SLOTS_AT_ONCE = 8192;
+
 /** murmur3's finaliser: every input bit moves every output bit. */
 function mix(h: number): number {
   h ^= h >>> 16;
@@ -49,14 +56,15 @@ export class AddressTable {
   private count = 0;
 
   /**
-   * @param expectedSockets how many sockets the listing may hold, 0 when unknown: sized for
-   *   as many addresses (the sockets of a host share few local addresses), grown beyond
+   * @param expectedSockets how many sockets the listing may hold, 0 when unknown: rows for
+   *   as many addresses (rows are written in order, so the unused ones are never mapped),
+   *   grown beyond
    */
   constructor(expectedSockets = 0) {
     const rows = rowsFor(expectedSockets, INITIAL);
     this.words = new Int32Array(4 * rows);
     this.families = new Uint8Array(rows);
-    this.slots = new Int32Array(2 * rows);
+    this.slots = new Int32Array(Math.min(2 * rows, SLOTS_AT_ONCE));
   }
 
   /** How many distinct addresses: ids are 0 to size - 1. */

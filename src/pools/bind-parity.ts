@@ -17,19 +17,30 @@ export const NO_HOLDER = -1;
  */
 export class BindParityHolders {
   // Stored plus one, so that a fresh (zeroed, not yet mapped) array means no holder: read
-  // them through firstHolder/secondHolder, which give NO_HOLDER.
-  private readonly first = new Int32Array(65536);
-  private readonly second = new Int32Array(65536);
-  readonly more = new Uint8Array(65536);
+  // them through firstHolder/secondHolder, which give NO_HOLDER. Made at the first socket
+  // at bind parity, which most hosts never have: until then, nothing is allocated.
+  private first = new Int32Array(0);
+  private second = new Int32Array(0);
+  private several = new Uint8Array(0);
   /** No socket at bind parity was seen: nothing to classify, and no tuple holds such a port. */
   empty = true;
 
   add(port: number, tuple: number, reusable: boolean): void {
-    this.empty = false;
+    if (this.empty) {
+      this.empty = false;
+      this.first = new Int32Array(65536);
+      this.second = new Int32Array(65536);
+      this.several = new Uint8Array(65536);
+    }
     const stored = ((tuple << 1) | (reusable ? 1 : 0)) + 1;
     if (this.first[port] === 0) this.first[port] = stored;
     else if (this.second[port] === 0) this.second[port] = stored;
-    else this.more[port] = 1;
+    else this.several[port] = 1;
+  }
+
+  /** 1 for a port held by more than two tuples at bind parity. */
+  get more(): Uint8Array {
+    return this.several;
   }
 
   firstHolder(port: number): number {

@@ -54,10 +54,11 @@ export class PoolBuilder implements SocketSink {
   private readonly listening = new Uint8Array(65536);
   private listeningPorts = 0;
   /**
-   * Per port, which tuple's sockets hold it (reusable TIME_WAIT aside): NO_TUPLE, one tuple
-   * id, or SEVERAL_TUPLES, i.e. certainly autobound by connect() (docs/kernel-model.md).
+   * Per port, which tuple's sockets hold it (reusable TIME_WAIT aside), as portTupleOf reads
+   * it: stored plus one, so that the fresh zeroed array (pages not even mapped until
+   * written) means NO_TUPLE everywhere; SEVERAL_TUPLES is stored as is.
    */
-  readonly portTuple = new Int32Array(65536).fill(NO_TUPLE);
+  private readonly portTuple = new Int32Array(65536);
   /** For a port held by one tuple: its socket's state (| RECENT), to take it back. */
   private readonly portSocket = new Uint8Array(65536);
   /** Who holds each port at bind parity (odd offset), for the classification in finish. */
@@ -113,16 +114,15 @@ export class PoolBuilder implements SocketSink {
     const bindParity = ((localPort - this.space.range.low) & 1) === 1;
     if (bindParity) this.bindParity.add(localPort, t, reusable);
     if (reusable) {
-      tuples.reusable[t]++;
-      if (bindParity) tuples.reusableOddOffset[t]++;
+      tuples.addReusable(t, bindParity);
       return;
     }
     tuples.held[t]++;
     if (bindParity) tuples.heldOddOffset[t]++;
     if (recent !== 0) tuples.timeWaitRecent[t]++;
-    const owner = this.portTuple[localPort];
+    const owner = this.portTupleOf(localPort);
     if (owner === NO_TUPLE) {
-      this.portTuple[localPort] = t;
+      this.portTuple[localPort] = t + 1;
       this.portSocket[localPort] = state | recent;
     } else if (owner !== t && owner !== SEVERAL_TUPLES) {
       this.portTuple[localPort] = SEVERAL_TUPLES;
@@ -150,7 +150,7 @@ export class PoolBuilder implements SocketSink {
     if (this.listening[port] !== 0) return;
     this.listening[port] = 1;
     this.listeningPorts++;
-    const t = this.portTuple[port];
+    const t = this.portTupleOf(port);
     if (t === SEVERAL_TUPLES) this.sharedPorts--; // not connect()'s: a listener holds it
     if (t < 0) return;
     const tuples = this.tuples;
@@ -159,7 +159,16 @@ export class PoolBuilder implements SocketSink {
     tuples.held[t]--;
     if (((port - this.space.range.low) & 1) === 1) tuples.heldOddOffset[t]--;
     if ((socket & RECENT) !== 0) tuples.timeWaitRecent[t]--;
-    this.portTuple[port] = NO_TUPLE;
+    this.portTuple[port] = 0;
+  }
+
+  /**
+   * Which tuple's sockets hold the port (reusable TIME_WAIT aside): NO_TUPLE, one tuple id,
+   * or SEVERAL_TUPLES, i.e. certainly autobound by connect() (docs/kernel-model.md).
+   */
+  portTupleOf(port: number): number {
+    const stored = this.portTuple[port];
+    return stored > 0 ? stored - 1 : stored === 0 ? NO_TUPLE : SEVERAL_TUPLES;
   }
 
   /**

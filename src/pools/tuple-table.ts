@@ -43,8 +43,11 @@ export class TupleTable {
   held = new Uint32Array(INITIAL);
   /** TIME_WAIT sockets the kernel would reuse for this tuple right now. */
   reusable = new Uint32Array(INITIAL);
-  /** Sockets per state: the two states nearly every socket is in, then a row for the rest. */
-  established = new Uint32Array(INITIAL);
+  /**
+   * Sockets per state: TIME_WAIT, then a row for the states other than ESTABLISHED. Most
+   * sockets are ESTABLISHED: those are what the other counts leave (established()), which
+   * spares a write per socket and a row of memory per tuple.
+   */
   timeWait = new Uint32Array(INITIAL);
   /** Where in otherStates the tuple's row starts, plus 1; 0: none (only tuples with such sockets have one). */
   private otherRow = new Int32Array(INITIAL);
@@ -65,6 +68,8 @@ export class TupleTable {
   /** Open addressing, linear probing, at most half full: tuple id + 1 per slot, 0 when empty. */
   private slots = new Int32Array(2 * INITIAL);
   private count = 0;
+  /** Reusable TIME_WAITs in all tuples: while 0, `reusable` is all zero and need not be read. */
+  private reusableSockets = 0;
 
   /**
    * @param expected how many sockets the listing may hold (sockstat.ts), 0 when unknown:
@@ -99,9 +104,23 @@ export class TupleTable {
 
   /** One more socket of tuple t in this state (or one less: delta -1). */
   countState(t: number, state: number, delta: number): void {
-    if (state === TcpState.ESTABLISHED) this.established[t] += delta;
-    else if (state === TcpState.TIME_WAIT) this.timeWait[t] += delta;
-    else this.otherStates[this.rowOf(t) + state] += delta;
+    if (state === TcpState.TIME_WAIT) this.timeWait[t] += delta;
+    else if (state !== TcpState.ESTABLISHED) this.otherStates[this.rowOf(t) + state] += delta;
+  }
+
+  /** The tuple's sockets in no other state (countState counts ESTABLISHED nowhere). */
+  established(t: number): number {
+    let others = this.timeWait[t];
+    const row = this.otherRow[t] - 1;
+    if (row !== -1) for (let state = 1; state < STATE_COLUMNS; state++) others += this.otherStates[row + state];
+    return this.sockets(t) - others;
+  }
+
+  /** One more TIME_WAIT of tuple t that connect() would reuse now; bindParity: at an odd offset. */
+  addReusable(t: number, bindParity: boolean): void {
+    this.reusable[t]++;
+    if (bindParity) this.reusableOddOffset[t]++;
+    this.reusableSockets++;
   }
 
   sockets(t: number): number {
@@ -111,6 +130,16 @@ export class TupleTable {
   /** Once every socket is read: which ports each tuple's clients bound (docs/kernel-model.md, Rule 9). */
   settle(bound: Bound): void {
     this.bound = bound;
+  }
+
+  /** Whether settle() was called: the parity gave per-tuple figures. */
+  get settled(): boolean {
+    return this.bound !== null;
+  }
+
+  /** Some tuple has a reusable TIME_WAIT (reusable is all zero otherwise). */
+  get anyReusable(): boolean {
+    return this.reusableSockets > 0;
   }
 
   /** Ports its clients took with bind() before connect(): lost to every tuple, its own too. */
@@ -149,7 +178,7 @@ export class TupleTable {
     const states: Record<string, number> = {};
     const row = this.otherRow[t] - 1;
     for (let state = 1; state < STATE_COLUMNS; state++) {
-      const count = state === TcpState.ESTABLISHED ? this.established[t] : state === TcpState.TIME_WAIT ? this.timeWait[t] : row === -1 ? 0 : this.otherStates[row + state];
+      const count = state === TcpState.ESTABLISHED ? this.established(t) : state === TcpState.TIME_WAIT ? this.timeWait[t] : row === -1 ? 0 : this.otherStates[row + state];
       if (count > 0) states[TCP_STATE_NAMES[state]] = count;
     }
     return {
@@ -200,7 +229,8 @@ export class TupleTable {
   private resize(rows: number): void {
     const resized = <A extends Int32Array | Uint32Array | Uint16Array>(a: A): A => {
       const b = new (a.constructor as new (n: number) => A)(rows);
-      b.set(a);
+      // Only the rows in use: the rest are zero, and are left unwritten (unmapped).
+      b.set(a.subarray(0, this.count));
       return b;
     };
     this.local = resized(this.local);
@@ -208,7 +238,6 @@ export class TupleTable {
     this.remotePort = resized(this.remotePort);
     this.held = resized(this.held);
     this.reusable = resized(this.reusable);
-    this.established = resized(this.established);
     this.timeWait = resized(this.timeWait);
     this.otherRow = resized(this.otherRow);
     this.heldOddOffset = resized(this.heldOddOffset);

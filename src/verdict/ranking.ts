@@ -49,6 +49,8 @@ const PORT_COUNTS = 1 << 17;
 class TupleOrder {
   private readonly stateByUsed: Int8Array;
   private readonly churn: boolean;
+  /** No churn thresholds and no tuple's clients bound ports: a key is its held ports' alone. */
+  private readonly byHeldAlone: boolean;
 
   constructor(
     private readonly tuples: TupleTable,
@@ -57,6 +59,7 @@ class TupleOrder {
   ) {
     this.stateByUsed = new Int8Array(capacity + 1).fill(-1);
     this.churn = thresholds.warningChurn !== null || thresholds.criticalChurn !== null;
+    this.byHeldAlone = !this.churn && !tuples.settled;
   }
 
   unbound(t: number): number {
@@ -71,14 +74,16 @@ class TupleOrder {
   state(t: number, unbound: number): number {
     const { capacity } = this;
     const bound = this.tuples.bindTaken(t);
-    let state: number;
-    if (bound > 0) state = judgeHeadroom(usagePercent(unbound + bound, capacity + bound), capacity - unbound, null, this.thresholds).state;
-    else {
-      state = this.stateByUsed[unbound];
-      if (state === -1) state = this.stateByUsed[unbound] = judgeHeadroom(usagePercent(unbound, capacity), capacity - unbound, null, this.thresholds).state;
-    }
+    const state = bound > 0 ? judgeHeadroom(usagePercent(unbound + bound, capacity + bound), capacity - unbound, null, this.thresholds).state : this.stateOfUsed(unbound);
     if (!this.churn) return state;
     return Math.max(state, churnState(headroomFactor(capacity - unbound, this.tuples.timeWaitHeld(t)), this.thresholds));
+  }
+
+  /** The state of a tuple whose clients bound nothing, judged once per count of ports. */
+  private stateOfUsed(unbound: number): number {
+    let state = this.stateByUsed[unbound];
+    if (state === -1) state = this.stateByUsed[unbound] = judgeHeadroom(usagePercent(unbound, this.capacity), this.capacity - unbound, null, this.thresholds).state;
+    return state;
   }
 
   /**
@@ -88,6 +93,13 @@ class TupleOrder {
    * Most tuples lose to the heap's root on this number alone, without a call to compare.
    */
   key(t: number): number {
+    if (this.byHeldAlone) {
+      // The usual host: the key is a function of the tuple's held ports alone, read
+      // straight from the table, without what bind() and churn need per tuple.
+      const held = this.tuples.held[t];
+      const unbound = held < this.capacity ? held : this.capacity;
+      return (this.stateOfUsed(unbound) * PORT_COUNTS + unbound) * PORT_COUNTS;
+    }
     const unbound = this.unbound(t);
     const bound = unbound < this.capacity ? this.tuples.bindTaken(t) : 0;
     return (this.state(t, unbound) * PORT_COUNTS + unbound) * PORT_COUNTS + bound;
@@ -119,6 +131,9 @@ function rankTuples(report: PoolReport, selection: Selection, thresholds: Thresh
   const { tuples, capacity } = report;
   const { local, remote, remotePort, held, reusable } = tuples;
   const filter = new TupleFilter(selection, tuples.addresses);
+  // A tuple without sockets (a listener took its only port back) is not listed; with no
+  // reusable TIME_WAIT anywhere, held alone says so.
+  const anyReusable = tuples.anyReusable;
   const order = new TupleOrder(tuples, capacity, thresholds);
   const bounded = limit < tuples.size;
   // Bounded: a heap whose root is the best of the worst kept so far, the first to go.
@@ -128,7 +143,8 @@ function rankTuples(report: PoolReport, selection: Selection, thresholds: Thresh
   // The root's key, once the heap is full: a tuple with a smaller one is better, and skipped.
   let rootKey = -1;
   for (let t = 0; t < tuples.size; t++) {
-    if (held[t] + reusable[t] === 0 || !filter.keeps(local[t], remote[t], remotePort[t])) continue;
+    if (held[t] === 0 && (!anyReusable || reusable[t] === 0)) continue;
+    if (!filter.everything && !filter.keeps(local[t], remote[t], remotePort[t])) continue;
     selected++;
     if (!bounded || count < limit) {
       kept[count] = t;

@@ -66,7 +66,8 @@ const UNKNOWN = -1;
  * -4/-6 go by the local address's family (IPv4-mapped IPv6 is IPv4).
  */
 export class TupleFilter {
-  private readonly everything: boolean;
+  /** Every tuple is kept: keeps() need not be asked. */
+  readonly everything: boolean;
   /** Per address id: UNKNOWN, 0 or 1. */
   private readonly localKept: Int8Array;
   private readonly remoteKept: Int8Array;
