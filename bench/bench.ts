@@ -4,7 +4,8 @@
  * Times the committed bundle on busy hosts of several shapes, each built on purpose in a
  * private network namespace of its own (loopback only, range 10000-65000, gone when that
  * shape is done), against what it competes with: the filtered `ss`, a naive `ss | awk`
- * that counts sockets per tuple, and `cat` of the /proc tables. Commands run round-robin,
+ * that counts sockets per tuple, and `cat` of the /proc tables; and against the floor of
+ * any check in Node, node reading ss -D and parsing nothing. Commands run round-robin,
  * so load from elsewhere falls on each alike; medians, min-max, CPU time and peak RSS are
  * printed per shape, then one table for all shapes (the README's). See README.md,
  * "Benchmark"; --help lists the options.
@@ -21,6 +22,12 @@ const RANGE = { low: 10000, high: 65000 };
 /** Two descriptors per connection, under the 20,000 open files a process may have. */
 const PER_HOLDER = 8900;
 const FILTER = `( sport >= :${RANGE.low} and sport <= :${RANGE.high} )`;
+/**
+ * The floor of any check written for Node: start node, run ss -D as the check does and read
+ * its records, parse nothing. What the check takes beyond it is its own work.
+ */
+const FLOOR = "require('node:child_process').spawn('ss', ['-D', '-', '-4tan'], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout.on('data', () => {});";
+const FLOOR_NAME = 'node reading ss -D';
 /** What an operator writes in five minutes: sockets per (local address, peer) from the filtered ss. */
 const AWK = '$1 != "LISTEN" { l = $4; sub(/:[^:]*$/, "", l); n[l " " $5]++ } END { for (t in n) if (n[t] > m) { m = n[t]; w = t } print m, w }';
 
@@ -184,7 +191,6 @@ async function stopHolders(): Promise<void> {
   );
 }
 
-/** Holders for `size` in-range sockets of the shape, plus the background; returns a description. */
 /** Holders building at once: more would only crowd a shared machine's CPUs. */
 const BUILDING_AT_ONCE = 4;
 
@@ -228,6 +234,7 @@ async function inShapeNamespace(settings: Settings, shape: { name: string; size:
       check,
       { name: 'filtered ss', argv: ['ss', '-tanH', FILTER] },
       { name: 'naive ss | awk', argv: ['sh', '-c', `ss -tanH '${FILTER}' | awk '${AWK}'`] },
+      { name: FLOOR_NAME, argv: [process.execPath, '-e', FLOOR] },
       { name: 'check --source proc', argv: [settings.check, '-t', '60', '--source', 'proc'] },
       { name: 'cat /proc/net/tcp*', argv: ['cat', '/proc/net/tcp', '/proc/net/tcp6'] },
     ];
@@ -282,6 +289,8 @@ function printShape(r: ShapeResult, settings: Settings): void {
     const big = r.shape === 'client' && r.size >= 1_000_000;
     ratio('check / filtered ss', f.check, f['filtered ss'], big ? 1.2 : SHAPES[r.shape].target);
     ratio('check / naive ss | awk', f.check, f['naive ss | awk'], 1, true);
+    ratio(`check / ${FLOOR_NAME}`, f.check, f[FLOOR_NAME], null);
+    ratio(`${FLOOR_NAME} / naive`, f[FLOOR_NAME], f['naive ss | awk'], null);
     ratio('check --source proc / cat', f['check --source proc'], f['cat /proc/net/tcp*'], null);
     const rssTarget = big ? 100 : 80;
     console.log(`   ${'peak RSS of the check, MiB'.padEnd(36)} ${f.check.rss.toFixed(1).padStart(6)}  (target ≤ ${rssTarget}: ${verdict(f.check.rss <= rssTarget)}); --source proc ${f['check --source proc'].rss.toFixed(1)}`);
@@ -293,17 +302,17 @@ function printShape(r: ShapeResult, settings: Settings): void {
 
 function printSummary(results: ShapeResult[], idle: ShapeResult | undefined): void {
   console.log('\n== summary (medians; min-max in parentheses; wall ms)\n');
-  console.log('| shape | in-range sockets | tuples | check | filtered ss | naive ss \\| awk | check / ss | check / naive | CPU: check / ss | peak RSS, MiB | load before / after |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log(`| shape | in-range sockets | tuples | check | filtered ss | naive ss \\| awk | ${FLOOR_NAME} | check / ss | check / naive | ${FLOOR_NAME} / naive | CPU: check / ss | peak RSS, MiB | load before / after |`);
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const cell = (f: Figures) => `${fmt(f.median)} (${fmt(f.min)}-${fmt(f.max)})`;
   for (const r of results) {
     const f = r.figures;
     if (r.shape === 'idle') continue;
-    console.log(`| ${r.shape} | ${r.inRange.toLocaleString('en')} | ${r.tuples.toLocaleString('en')} | ${cell(f.check)} | ${cell(f['filtered ss'])} | ${cell(f['naive ss | awk'])} | ${(f.check.median / f['filtered ss'].median).toFixed(2)} | ${(f.check.median / f['naive ss | awk'].median).toFixed(2)} | ${(f.check.cpu / f['filtered ss'].cpu).toFixed(2)} | ${f.check.rss.toFixed(1)} | ${r.load.before} / ${r.load.after} |`);
+    console.log(`| ${r.shape} | ${r.inRange.toLocaleString('en')} | ${r.tuples.toLocaleString('en')} | ${cell(f.check)} | ${cell(f['filtered ss'])} | ${cell(f['naive ss | awk'])} | ${cell(f[FLOOR_NAME])} | ${(f.check.median / f['filtered ss'].median).toFixed(2)} | ${(f.check.median / f['naive ss | awk'].median).toFixed(2)} | ${(f[FLOOR_NAME].median / f['naive ss | awk'].median).toFixed(2)} | ${(f.check.cpu / f['filtered ss'].cpu).toFixed(2)} | ${f.check.rss.toFixed(1)} | ${r.load.before} / ${r.load.after} |`);
   }
   if (idle !== undefined) {
     const f = idle.figures;
-    console.log(`| idle (empty namespace) | 0 | 0 | ${cell(f.check)} | node -e 0: ${cell(f['node -e 0'])} | | ${(f.check.median / f['node -e 0'].median).toFixed(2)} vs node | | ${(f.check.cpu / f['node -e 0'].cpu).toFixed(2)} vs node | ${f.check.rss.toFixed(1)} | ${idle.load.before} / ${idle.load.after} |`);
+    console.log(`| idle (empty namespace) | 0 | 0 | ${cell(f.check)} | node -e 0: ${cell(f['node -e 0'])} | | | ${(f.check.median / f['node -e 0'].median).toFixed(2)} vs node | | | ${(f.check.cpu / f['node -e 0'].cpu).toFixed(2)} vs node | ${f.check.rss.toFixed(1)} | ${idle.load.before} / ${idle.load.after} |`);
   }
 }
 
