@@ -103,6 +103,8 @@ interface Figures {
   readonly cpu: number;
   /** MiB, median over the runs. */
   readonly rss: number;
+  /** Minor page faults (children included), median over the runs: the steadiest figure here. */
+  readonly faults: number;
 }
 
 /** What one shape's namespace reports back to the parent. */
@@ -155,7 +157,7 @@ function timeRoundRobin(commands: readonly Command[], runs: number): Record<stri
   const figures: Record<string, Figures> = {};
   commands.forEach((c, i) => {
     const walls = samples[i].map((s) => s.wallMs);
-    figures[c.name] = { median: median(walls), min: Math.min(...walls), max: Math.max(...walls), cpu: median(samples[i].map((s) => s.cpuMs)), rss: median(samples[i].map((s) => s.maxRssKiB)) / 1024 };
+    figures[c.name] = { median: median(walls), min: Math.min(...walls), max: Math.max(...walls), cpu: median(samples[i].map((s) => s.cpuMs)), rss: median(samples[i].map((s) => s.maxRssKiB)) / 1024, faults: median(samples[i].map((s) => s.minorFaults)) };
   });
   return figures;
 }
@@ -271,9 +273,9 @@ function printShape(r: ShapeResult, settings: Settings): void {
   console.log(`   built ${r.built}; ${r.total.toLocaleString('en')} TCP sockets, ${r.inRange.toLocaleString('en')} with a local port in ${RANGE.low}-${RANGE.high}, ${r.tuples.toLocaleString('en')} tuples`);
   console.log(`   check says: ${r.firstLine}`);
   console.log(`   load average before ${r.load.before}, after ${r.load.after}; ${r.machine.toLocaleString('en')} TCP sockets on the machine, all namespaces; ${settings.runs} runs round-robin`);
-  console.log(`   ${'command'.padEnd(22)} ${'median ms'.padStart(10)} ${'min-max ms'.padStart(14)} ${'CPU ms'.padStart(8)} ${'peak RSS MiB'.padStart(13)}`);
+  console.log(`   ${'command'.padEnd(22)} ${'median ms'.padStart(10)} ${'min-max ms'.padStart(14)} ${'CPU ms'.padStart(8)} ${'page faults'.padStart(12)} ${'peak RSS MiB'.padStart(13)}`);
   for (const [name, f] of Object.entries(r.figures)) {
-    console.log(`   ${name.padEnd(22)} ${fmt(f.median).padStart(10)} ${`${fmt(f.min)}-${fmt(f.max)}`.padStart(14)} ${fmt(f.cpu).padStart(8)} ${f.rss.toFixed(1).padStart(13)}`);
+    console.log(`   ${name.padEnd(22)} ${fmt(f.median).padStart(10)} ${`${fmt(f.min)}-${fmt(f.max)}`.padStart(14)} ${fmt(f.cpu).padStart(8)} ${f.faults.toFixed(0).padStart(12)} ${f.rss.toFixed(1).padStart(13)}`);
   }
   const f = r.figures;
   const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
@@ -281,7 +283,7 @@ function printShape(r: ShapeResult, settings: Settings): void {
   const ratio = (label: string, a: Figures, b: Figures, target: number | null, below = false) => {
     const x = a.median / b.median;
     const goal = target === null ? '' : `  (target ${below ? '<' : '≤'} ${target}: ${verdict(below ? x < target : x <= target)})`;
-    console.log(`   ${label.padEnd(36)} ${x.toFixed(2).padStart(6)}${goal}; CPU ${(a.cpu / b.cpu).toFixed(2)}`);
+    console.log(`   ${label.padEnd(36)} ${x.toFixed(2).padStart(6)}${goal}; CPU ${(a.cpu / b.cpu).toFixed(2)}; page faults ${(a.faults / b.faults).toFixed(2)}`);
   };
   if (r.shape === 'idle') {
     ratio('check / node -e 0', f.check, f['node -e 0'], 1.5);

@@ -62,12 +62,12 @@ function timeAlternating(commands: readonly Command[], runs: number): void {
       t.samples.push(sample);
     }
   }
-  console.log(`  ${'command'.padEnd(58)} ${'wall ms'.padStart(9)} ${'min-max'.padStart(11)} ${'CPU ms'.padStart(8)} ${'RSS MiB'.padStart(8)}`);
+  console.log(`  ${'command'.padEnd(58)} ${'wall ms'.padStart(9)} ${'min-max'.padStart(11)} ${'CPU ms'.padStart(8)} ${'faults'.padStart(8)} ${'RSS MiB'.padStart(8)}`);
   for (const { command, samples } of timed) {
     const walls = samples.map((s) => s.wallMs);
     const spread = `${Math.min(...walls).toFixed(0)}-${Math.max(...walls).toFixed(0)}`;
     const cpu = median(samples.map((s) => s.cpuMs));
-    console.log(`  ${command.name.padEnd(58)} ${median(walls).toFixed(0).padStart(9)} ${spread.padStart(11)} ${cpu.toFixed(0).padStart(8)} ${(median(samples.map((s) => s.maxRssKiB)) / 1024).toFixed(1).padStart(8)}`);
+    console.log(`  ${command.name.padEnd(58)} ${median(walls).toFixed(0).padStart(9)} ${spread.padStart(11)} ${cpu.toFixed(0).padStart(8)} ${median(samples.map((s) => s.minorFaults)).toFixed(0).padStart(8)} ${(median(samples.map((s) => s.maxRssKiB)) / 1024).toFixed(1).padStart(8)}`);
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * What both benchmarks (bench.ts, namespaces.ts) time with: one command measured by
- * measure.py (wall time, CPU time and peak RSS of it and the children it waited for), and
+ * measure.py (wall time, CPU time, page faults and peak RSS of it and the children it
+ * waited for), and
  * the median of the runs.
  */
 import { spawnSync } from 'node:child_process';
@@ -13,6 +14,8 @@ export interface Sample {
   /** User + system time, the command's children included. */
   cpuMs: number;
   maxRssKiB: number;
+  /** Minor page faults, the command's children included. */
+  minorFaults: number;
   exit: number;
   rssFrom: string;
 }
