@@ -22,12 +22,14 @@ export class BindParityHolders {
   private first = new Int32Array(0);
   private second = new Int32Array(0);
   private several = new Uint8Array(0);
+
   /** No socket at bind parity was seen: nothing to classify, and no tuple holds such a port. */
-  empty = true;
+  get empty(): boolean {
+    return this.first.length === 0;
+  }
 
   add(port: number, tuple: number, reusable: boolean): void {
     if (this.empty) {
-      this.empty = false;
       this.first = new Int32Array(65536);
       this.second = new Int32Array(65536);
       this.several = new Uint8Array(65536);

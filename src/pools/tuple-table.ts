@@ -68,7 +68,7 @@ export class TupleTable {
   /** Open addressing, linear probing, at most half full: tuple id + 1 per slot, 0 when empty. */
   private slots = new Int32Array(2 * INITIAL);
   private count = 0;
-  /** Reusable TIME_WAITs in all tuples: while 0, `reusable` is all zero and need not be read. */
+  /** Reusable TIME_WAITs in all tuples: while 0, `reusable` is all zero and is not read. */
   private reusableSockets = 0;
 
   /**
@@ -127,6 +127,11 @@ export class TupleTable {
     return this.held[t] + this.reusable[t];
   }
 
+  /** Whether the tuple has a socket left (a listener can take back its only port). */
+  hasSockets(t: number): boolean {
+    return this.held[t] > 0 || (this.reusableSockets > 0 && this.reusable[t] > 0);
+  }
+
   /** Once every socket is read: which ports each tuple's clients bound (docs/kernel-model.md, Rule 9). */
   settle(bound: Bound): void {
     this.bound = bound;
@@ -135,11 +140,6 @@ export class TupleTable {
   /** Whether settle() was called: the parity gave per-tuple figures. */
   get settled(): boolean {
     return this.bound !== null;
-  }
-
-  /** Some tuple has a reusable TIME_WAIT (reusable is all zero otherwise). */
-  get anyReusable(): boolean {
-    return this.reusableSockets > 0;
   }
 
   /** Ports its clients took with bind() before connect(): lost to every tuple, its own too. */

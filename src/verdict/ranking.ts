@@ -93,16 +93,21 @@ class TupleOrder {
    * Most tuples lose to the heap's root on this number alone, without a call to compare.
    */
   key(t: number): number {
+    let unbound: number;
+    let bound = 0;
+    let state: number;
     if (this.byHeldAlone) {
       // The usual host: the key is a function of the tuple's held ports alone, read
       // straight from the table, without what bind() and churn need per tuple.
       const held = this.tuples.held[t];
-      const unbound = held < this.capacity ? held : this.capacity;
-      return (this.stateOfUsed(unbound) * PORT_COUNTS + unbound) * PORT_COUNTS;
+      unbound = held < this.capacity ? held : this.capacity;
+      state = this.stateOfUsed(unbound);
+    } else {
+      unbound = this.unbound(t);
+      if (unbound < this.capacity) bound = this.tuples.bindTaken(t);
+      state = this.state(t, unbound);
     }
-    const unbound = this.unbound(t);
-    const bound = unbound < this.capacity ? this.tuples.bindTaken(t) : 0;
-    return (this.state(t, unbound) * PORT_COUNTS + unbound) * PORT_COUNTS + bound;
+    return (state * PORT_COUNTS + unbound) * PORT_COUNTS + bound;
   }
 
   /** Negative when tuple a ranks before (is worse than) tuple b. */
@@ -129,11 +134,8 @@ export function rankPools(report: PoolReport, selection: Selection, thresholds: 
 
 function rankTuples(report: PoolReport, selection: Selection, thresholds: Thresholds, limit: number): Ranked {
   const { tuples, capacity } = report;
-  const { local, remote, remotePort, held, reusable } = tuples;
+  const { local, remote, remotePort } = tuples;
   const filter = new TupleFilter(selection, tuples.addresses);
-  // A tuple without sockets (a listener took its only port back) is not listed; with no
-  // reusable TIME_WAIT anywhere, held alone says so.
-  const anyReusable = tuples.anyReusable;
   const order = new TupleOrder(tuples, capacity, thresholds);
   const bounded = limit < tuples.size;
   // Bounded: a heap whose root is the best of the worst kept so far, the first to go.
@@ -143,7 +145,7 @@ function rankTuples(report: PoolReport, selection: Selection, thresholds: Thresh
   // The root's key, once the heap is full: a tuple with a smaller one is better, and skipped.
   let rootKey = -1;
   for (let t = 0; t < tuples.size; t++) {
-    if (held[t] === 0 && (!anyReusable || reusable[t] === 0)) continue;
+    if (!tuples.hasSockets(t)) continue;
     if (!filter.everything && !filter.keeps(local[t], remote[t], remotePort[t])) continue;
     selected++;
     if (!bounded || count < limit) {

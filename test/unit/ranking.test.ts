@@ -66,7 +66,7 @@ function randomHost(seed: number): PoolReport {
     const few = rnd() < 0.5;
     const remote = addressId(b.addresses, v6 ? `fd00::${Math.floor(rnd() * (few ? 3 : 4000)).toString(16)}` : few ? `10.0.0.${Math.floor(rnd() * 3)}` : `10.${Math.floor(rnd() * 3)}.${Math.floor(rnd() * 20)}.${Math.floor(rnd() * 256)}`);
     const port = [80, 443, 5432, 8080, 9, 10000][Math.floor(rnd() * 6)];
-    const used = rnd() < 0.5 ? 1 + Math.floor(rnd() * 3) : Math.floor(rnd() * (evenOnly ? 145 : 290));
+    const used = rnd() < 0.5 ? 1 + Math.floor(rnd() * 3) : Math.floor(rnd() * (evenOnly ? 145 : 300));
     // Churn of every share, so that churn thresholds rank tuples of one size apart.
     const churn = rnd() < 0.5 ? 0.1 : rnd();
     for (let k = 0; k < used; k++) b.tcp(local, 40000 + (evenOnly ? 2 * k : k), remote, port, rnd() < churn ? TcpState.TIME_WAIT : TcpState.ESTABLISHED, reusing ? 5000 : 500);
