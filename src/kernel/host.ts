@@ -60,4 +60,9 @@ export interface Host {
   readLinks?(dir: string): Promise<{ readonly names: string[]; readonly targets: string[] } | undefined>;
   /** The effective user id: 0 may enter other namespaces and see every process. */
   readonly euid?: number;
+  /**
+   * Frees the memory of finished work, once enough of it has piled up (--namespaces calls
+   * it after each namespace). Optional: without it, memory is freed when the runtime sees fit.
+   */
+  reclaim?(): void;
 }

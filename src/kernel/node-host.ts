@@ -26,11 +26,28 @@ const STDERR_KEPT = 2048;
 const COLLECT_EVERY_BYTES = 1 << 20;
 
 /**
- * A young-generation collection on request, through the `gc` function of a context made
- * with --expose-gc (the flag is read when a context is made; Node exposes nothing else
- * for it). Null when this Node refuses: reads then cost more memory, nothing else.
+ * Typed-array memory past which reclaim() makes a full collection. A namespace's tables
+ * (rows for its sockets, arrays over the 65,536 ports) outlive its judgement in the old
+ * generation, where the young collections during its read promote them, and V8 collects
+ * there only once far more has piled up. Measured on 50 namespaces of 10,000 sockets (6
+ * runs alternating): peak RSS 119 MiB without, 71 past 16 MiB, 77 past 24, 85 past 32. A full
+ * collection takes 16-31 ms there (after a fork, every heap page it writes is a page
+ * fault), so not one per namespace: past 24 MiB, the run took 6.3 s against 6.1.
  */
-function youngCollector(): (() => void) | null {
+const RECLAIM_ABOVE_BYTES = 24 << 20;
+
+interface Collector {
+  young(): void;
+  full(): void;
+}
+
+/**
+ * Collections on request, through the `gc` function of a context made with --expose-gc
+ * (the flag is read when a context is made; Node exposes nothing else for it): gc() is a
+ * full collection, gc({ type: 'minor' }) a young one. Null when this Node refuses: reads
+ * then cost more memory, nothing else.
+ */
+function makeCollector(): Collector | null {
   try {
     // Loaded only when a program's output is read: node:v8 alone costs 15 ms to load.
     const { setFlagsFromString } = require('node:v8') as typeof import('node:v8');
@@ -38,14 +55,19 @@ function youngCollector(): (() => void) | null {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as unknown;
     if (typeof gc !== 'function') return null;
-    return () => gc({ type: 'minor' });
+    return { young: () => gc({ type: 'minor' }), full: () => gc() };
   } catch {
     return null;
   }
 }
 
-/** Made at the first read of a program; null for good when this Node refuses (not asked again). */
-let collector: (() => void) | null | undefined;
+/** Made when first needed; null for good when this Node refuses (not asked again). */
+let made: Collector | null | undefined;
+
+function collector(): Collector | null {
+  if (made === undefined) made = makeCollector();
+  return made;
+}
 
 /** Node errors → what an operator can act on; a missing file is an answer, not an error. */
 function missingOrThrow(path: string, err: unknown): undefined {
@@ -211,8 +233,7 @@ export const nodeHost: Host = {
     return {
       async drain(onChunk) {
         let failure: { error: unknown } | undefined;
-        if (collector === undefined) collector = youngCollector();
-        const collect = collector;
+        const collect = collector();
         let sinceCollected = 0;
         child.stdout.on('data', (chunk: Buffer) => {
           if (failure !== undefined) return;
@@ -225,7 +246,7 @@ export const nodeHost: Host = {
           sinceCollected += chunk.length;
           if (sinceCollected >= COLLECT_EVERY_BYTES && collect !== null) {
             sinceCollected = 0;
-            collect();
+            collect.young();
           }
         });
         const end = await closed;
@@ -234,5 +255,9 @@ export const nodeHost: Host = {
       },
       kill,
     };
+  },
+
+  reclaim() {
+    if (process.memoryUsage().arrayBuffers > RECLAIM_ABOVE_BYTES) collector()?.full();
   },
 };

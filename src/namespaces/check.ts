@@ -176,6 +176,8 @@ export async function checkNamespaces(options: Options, host: Host, onStage: (st
     } finally {
       late.signal.removeEventListener('abort', forward);
       stop.abort(); // ends whenAborted's wait; anything still running is of no use now
+      // Its tables are garbage now (its verdict keeps figures only, PoolFigures).
+      host.reclaim?.();
       done++;
       progress();
     }

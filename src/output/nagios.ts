@@ -9,7 +9,7 @@ import { RECENT_CLOSES_MS } from '../pools/churn';
 import { formatPerfdata } from '../nagios/perfdata';
 import { State, stateName } from '../nagios/state';
 import type { PoolOwners } from '../owners/owners';
-import type { Pool, PoolReport } from '../pools/pool';
+import type { Pool, PoolFigures } from '../pools/pool';
 import type { AcrossVerdict, Judged, Verdict } from '../verdict/verdict';
 import { churnText, headroom, namespaceTag, ownersText, poolName, summary, summaryAcross } from './describe';
 import type { Failure } from './failure';
@@ -76,7 +76,7 @@ const BIND_FIX = 'fix: set IP_BIND_ADDRESS_NO_PORT before bind(), as HAProxy >= 
  * Who takes ports from every tuple by binding before connecting, and what to change
  * (docs/kernel-model.md, Rule 9); null when the parity shows no such port.
  */
-function bindLine(report: PoolReport): string | null {
+function bindLine(report: PoolFigures): string | null {
   const { bind } = report;
   if (bind.taken === 0) return null;
   let what = `bind() before connect(): ${count(bind.taken, 'port')} taken from every tuple`;
@@ -92,13 +92,13 @@ function bindLine(report: PoolReport): string | null {
 }
 
 /** Why bind() before connect() was not told at all (a range assumed, not read); null when it was. */
-function bindUntold(report: PoolReport): string | null {
+function bindUntold(report: PoolFigures): string | null {
   if (report.bind.skipped === null) return null;
   return `bind() before connect(): undecidable (${report.bind.skipped}): the parity of a port tells only against the range's real low end, so no port is counted as bind()'s and each tuple is judged by its own sockets (the bind()-style figure is the worst case)`;
 }
 
 /** What the parity cannot tell, said rather than guessed (docs/kernel-model.md, Rule 9). */
-function bindDoubts(report: PoolReport): string[] {
+function bindDoubts(report: PoolFigures): string[] {
   const untold = bindUntold(report);
   if (untold !== null) return [untold];
   const { bind } = report;

@@ -107,3 +107,14 @@ export interface PoolReport {
     readonly bindStyle: { readonly capacity: number; readonly used: number; readonly remaining: number; readonly usage: number };
   } | null;
 }
+
+/**
+ * A report's figures without its tuple table, which only the ranking reads: what a verdict
+ * keeps. With --namespaces every namespace's verdict lives until the output is written,
+ * and so would every namespace's table (rows for all its sockets) if the verdict held it.
+ */
+export type PoolFigures = Omit<PoolReport, 'tuples'>;
+
+export function figuresOf({ tuples, ...figures }: PoolReport): PoolFigures {
+  return figures;
+}

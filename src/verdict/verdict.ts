@@ -7,7 +7,7 @@ import type { Perfdata } from '../nagios/perfdata';
 import type { Range } from '../nagios/range';
 import { churnOf } from '../pools/churn';
 import type { Across } from '../namespaces/check';
-import { usagePercent, type Pool, type PoolReport } from '../pools/pool';
+import { figuresOf, usagePercent, type Pool, type PoolFigures, type PoolReport } from '../pools/pool';
 import { mergeRanked, type Ranked } from './ranking';
 
 export interface Thresholds {
@@ -43,7 +43,7 @@ export interface Verdict {
    * only figure left to judge (listeners and reserved ports can shrink it).
    */
   readonly fresh: Judged;
-  readonly report: PoolReport;
+  readonly report: PoolFigures;
   readonly thresholds: Thresholds;
   readonly perfdata: readonly Perfdata[];
 }
@@ -94,7 +94,7 @@ function describeKey(p: Pool): string {
   return `${p.protocol} ${p.local} ${p.remote} ${p.remotePort ?? ''}`;
 }
 
-export function freshTuple(report: PoolReport): Pool {
+export function freshTuple(report: PoolFigures): Pool {
   return {
     protocol: 'tcp',
     family: null,
@@ -122,7 +122,7 @@ export function decide(report: PoolReport, ranked: Ranked, thresholds: Threshold
   // A new destination only matters for the state when nothing else was selected: with
   // tuples present, its headroom is never below theirs.
   const state = worst.state;
-  return { state, judged, selected: ranked.selected, fresh, report, thresholds, perfdata: [
+  return { state, judged, selected: ranked.selected, fresh, report: figuresOf(report), thresholds, perfdata: [
     ...perfdata(report, worst.pool, judged.find((j) => j.pool.protocol === 'tcp')?.pool ?? fresh.pool, ranked.selectedTuples, thresholds),
     ...judged.filter((j) => j.pool.protocol === 'tcp').slice(0, tuplePerfdata).map(({ pool }) => ({ label: poolLabel(pool), value: pool.used, min: 0, max: pool.capacity })),
   ] };
@@ -147,7 +147,7 @@ export function poolLabelIn(pool: Pool, namespace: string | undefined): string {
 }
 
 /** @param worstTcp the worst TCP tuple (a new destination when none is selected): its churn */
-function perfdata(report: PoolReport, worst: Pool, worstTcp: Pool, selectedCount: number, t: Thresholds): Perfdata[] {
+function perfdata(report: PoolFigures, worst: Pool, worstTcp: Pool, selectedCount: number, t: Thresholds): Perfdata[] {
   const cap = worst.capacity;
   const items: Perfdata[] = [
     { label: 'worst_usage', value: worst.usage, uom: '%', warn: t.warning.perfdataValue(), crit: t.critical.perfdataValue(), min: 0, max: 100 },
@@ -232,7 +232,7 @@ export function decideAcross(across: Across, thresholds: Thresholds, limit: numb
   if (worst !== undefined) {
     const reports = checked.map((ns) => ns.verdict.report);
     const least = <T>(items: readonly T[], value: (t: T) => number) => items.reduce((a, b) => (value(b) < value(a) ? b : a));
-    const sum = (value: (r: PoolReport) => number) => reports.reduce((total, r) => total + value(r), 0);
+    const sum = (value: (r: PoolFigures) => number) => reports.reduce((total, r) => total + value(r), 0);
     const leastCapacity = least(reports, (r) => r.capacity);
     const pool = worst.pool;
     perf.push(

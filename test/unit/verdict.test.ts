@@ -33,6 +33,16 @@ test('the worst tuple is the one with the fewest ports left; its usage sets the 
   assert.deepEqual(v.judged[0].reason, { metric: 'usage', violation: '> 90' });
 });
 
+test('a verdict keeps the report\'s figures, not its tuple table', () => {
+  // With --namespaces every verdict lives until the output: holding the table would keep
+  // every namespace's rows alive as long.
+  const { tuples, ...figures } = report([tcp('10.0.0.5', 5432, 600)]);
+  const v = verdictOf({ tuples, ...figures }, th());
+  assert.equal(tuples.size, 1);
+  assert.equal('tuples' in v.report, false);
+  assert.deepEqual(v.report, figures);
+});
+
 test('thresholds: exactly at the bound is not an alert; remaining thresholds alert below N', () => {
   const r = report([tcp('10.0.0.5', 5432, 700)]);
   assert.equal(verdictOf(r, th()).state, State.OK);
