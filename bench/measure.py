@@ -3,8 +3,9 @@
 time, its CPU time (user + system, its children's included: the check's ss too), its
 minor page faults (children's included: on a shared VM the steadiest figure of the work
 done, where a first touch of a page costs tens of µs) and peak RSS: the largest resident
-set of the process and of the children it waited for, from wait4(). CPU time is the steadier figure on a shared machine: others' load stretches wall
-time far more than the work done.
+set of the process and of the children it waited for, from wait4(). CPU time is the
+steadier figure on a shared machine: others' load stretches wall time far more than the
+work done.
 
 The kernel counts a forked child's memory before exec() in that peak, so the command is
 started through GNU time (a small program) when it is there, and its report is used:

@@ -1,8 +1,7 @@
 /**
  * What both benchmarks (bench.ts, namespaces.ts) time with: one command measured by
  * measure.py (wall time, CPU time, page faults and peak RSS of it and the children it
- * waited for), and
- * the median of the runs.
+ * waited for), and the median of the runs.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';

@@ -70,10 +70,10 @@ class TupleOrder {
    * Usage and remaining judged once per distinct count of ports used, not once per tuple,
    * for the tuples whose clients bound nothing (nearly all); the others each on their own.
    * The churn thresholds, when given, per tuple from two of its counters.
+   * @param bound the ports its clients bound (TupleTable.bindTaken), read once by key()
    */
-  state(t: number, unbound: number): number {
+  state(t: number, unbound: number, bound: number): number {
     const { capacity } = this;
-    const bound = this.tuples.bindTaken(t);
     const state = bound > 0 ? judgeHeadroom(usagePercent(unbound + bound, capacity + bound), capacity - unbound, null, this.thresholds).state : this.stateOfUsed(unbound);
     if (!this.churn) return state;
     return Math.max(state, churnState(headroomFactor(capacity - unbound, this.tuples.timeWaitHeld(t)), this.thresholds));
@@ -104,8 +104,9 @@ class TupleOrder {
       state = this.stateOfUsed(unbound);
     } else {
       unbound = this.unbound(t);
-      if (unbound < this.capacity) bound = this.tuples.bindTaken(t);
-      state = this.state(t, unbound);
+      const taken = this.tuples.bindTaken(t);
+      if (unbound < this.capacity) bound = taken;
+      state = this.state(t, unbound, taken);
     }
     return (state * PORT_COUNTS + unbound) * PORT_COUNTS + bound;
   }
