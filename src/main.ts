@@ -4,7 +4,7 @@
  * 0-3 with a status line on stdout, written synchronously so nothing is lost on exit.
  */
 import { writeSync } from 'node:fs';
-import { nodeHost } from './kernel/node-host';
+import { nodeHost } from './host/node-host';
 import { requestedFormat, type Format } from './cli/options';
 import { internalError, renderFailure, run, type RunResult } from './run';
 

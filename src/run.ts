@@ -6,20 +6,20 @@
  */
 import { version } from '../package.json';
 import { helpText, parseCommandLine, requestedFormat, usageText, UsageError, type Format, type Options } from './cli/options';
-import { KernelError } from './kernel/errors';
-import type { Host } from './kernel/host';
-import { readSettings } from './kernel/proc-source';
+import { KernelError } from './host/errors';
+import type { Host } from './host/host';
+import { readSettings } from './sources/sysctls/read';
 import { State } from './nagios/state';
 import type { Failure } from './output/failure';
 import { renderJson, renderJsonAcross, renderJsonFailure } from './output/json';
 import { renderText, renderTextAcross, renderTextFailure } from './output/nagios';
 import { renderPrometheus, renderPrometheusAcross, renderPrometheusFailure } from './output/prometheus';
-import { checkNamespaces } from './namespaces/check';
+import { checkNamespaces } from './check/across';
 import { discoverNamespaces } from './namespaces/discover';
 import { lookUpOwners, ownersWanted, type PoolOwners } from './owners/owners';
 import type { Pool } from './pools/pool';
-import { judgeSockets } from './pipeline';
-import { decideAcross } from './verdict/verdict';
+import { judgeNamespace } from './check/namespace';
+import { decideAcross } from './verdict/across';
 
 export interface RunResult {
   readonly exitCode: State;
@@ -67,7 +67,8 @@ async function check(options: Options, host: Host, onStage: (stage: string) => v
   onStage(`reading ${procRoot}/sys/net/ipv4`);
   const kernel = await readSettings(host, procRoot);
   const ssBudgetMs = options.timeoutSeconds * 1000 * SS_SHARE;
-  const { verdict, settings, source } = await judgeSockets(options, host, procRoot, { kernel, read: true }, options.source, onStage, signal, ssBudgetMs);
+  const reading = { host, procRoot, settings: { kernel, read: true }, source: options.source, ssBudgetMs, signal, onStage, own: true, root: host.euid === 0 };
+  const { verdict, settings, source } = await judgeNamespace(reading, options);
   // Owners only on the live kernel: a copy given with --proc has no processes.
   const wanted = procRoot === '/proc' && host.listDir !== undefined ? ownersWanted(listed(verdict.judged, options.top), options.owners || options.verbose > 0) : [];
   let owners = new Map<Pool, PoolOwners>();

@@ -6,12 +6,12 @@
  * empty values.
  */
 import minimist from 'minimist';
-import type { Family } from '../kernel/address';
+import type { Family } from '../model/address';
 import type { NamespaceChoice } from '../namespaces/discover';
-import { SOURCE_CHOICES, type SourceChoice } from '../kernel/sockets';
+import { SOURCE_CHOICES, type SourceChoice } from '../model/settings';
 import { Range, RangeError } from '../nagios/range';
 import { AddressMatcher, parsePrefix, type Selection } from '../verdict/selection';
-import type { Thresholds } from '../verdict/verdict';
+import type { Thresholds } from '../verdict/judge';
 
 export class UsageError extends Error {}
 

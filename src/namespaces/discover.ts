@@ -8,8 +8,8 @@
  * /proc/PID/net/tcp. So a namespace is never counted twice, whether or not its link can
  * be read; only its nsfs inode (the one `stat -L` shows) may then stay unknown.
  */
-import { KernelError } from '../kernel/errors';
-import type { Host } from '../kernel/host';
+import { KernelError } from '../host/errors';
+import type { Host } from '../host/host';
 
 export interface NamespaceRef {
   /** The nsfs inode, as `stat -L -c %i /proc/PID/ns/net` prints it; null when no link of it could be read. */

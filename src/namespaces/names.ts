@@ -4,8 +4,8 @@
  * else a process name and pid. Only shapes we recognise are shown, and text that comes
  * from a process (its comm, a netns name) is reduced to a safe alphabet first.
  */
-import { KernelError } from '../kernel/errors';
-import type { Host } from '../kernel/host';
+import { KernelError } from '../host/errors';
+import type { Host } from '../host/host';
 import type { NamespaceRef } from './discover';
 
 /** How many of a namespace's processes are asked for their cgroup before falling back. */

@@ -1,9 +1,11 @@
 /** Words both output formats share, so the text and JSON summaries never disagree. */
-import { endpointText } from '../kernel/address';
+import { endpointText } from '../model/address';
 import type { Pool } from '../pools/pool';
 import { State } from '../nagios/state';
 import type { PoolOwners } from '../owners/owners';
-import type { AcrossVerdict, Judged, Verdict } from '../verdict/verdict';
+import type { AcrossVerdict } from '../verdict/across';
+import type { Judged } from '../verdict/judge';
+import type { Verdict } from '../verdict/verdict';
 
 export function poolName(pool: Pool): string {
   if (pool.protocol === 'udp') return 'udp host-wide pool';

@@ -1,9 +1,11 @@
 /** Verdict → JSON for scripts and dashboards; the same status and exit code as the text. */
-import type { KernelSettings } from '../kernel/proc-source';
+import type { KernelSettings } from '../model/settings';
 import { State, stateName } from '../nagios/state';
 import type { PoolOwners } from '../owners/owners';
 import type { Pool } from '../pools/pool';
-import type { AcrossVerdict, Judged, Verdict } from '../verdict/verdict';
+import type { AcrossVerdict } from '../verdict/across';
+import type { Judged } from '../verdict/judge';
+import type { Verdict } from '../verdict/verdict';
 import { summary, summaryAcross } from './describe';
 import { failureSummary, type Failure } from './failure';
 

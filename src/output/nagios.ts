@@ -3,14 +3,17 @@
  * line, detail lines, then one final line starting with `|` holding all perfdata. Every `|` in
  * text is replaced here, centrally, and the whole stays under 4 KB.
  */
-import type { KernelSettings } from '../kernel/proc-source';
-import { TIME_WAIT_LIFETIME_MS } from '../kernel/records';
+import type { KernelSettings } from '../model/settings';
+import { TIME_WAIT_LIFETIME_MS } from '../model/records';
 import { RECENT_CLOSES_MS } from '../pools/churn';
 import { formatPerfdata } from '../nagios/perfdata';
 import { State, stateName } from '../nagios/state';
 import type { PoolOwners } from '../owners/owners';
-import type { Pool, PoolFigures } from '../pools/pool';
-import type { AcrossVerdict, Judged, Verdict } from '../verdict/verdict';
+import type { Pool } from '../pools/pool';
+import type { PoolFigures } from '../pools/report';
+import type { AcrossVerdict } from '../verdict/across';
+import type { Judged } from '../verdict/judge';
+import type { Verdict } from '../verdict/verdict';
 import { churnText, headroom, namespaceTag, ownersText, poolName, summary, summaryAcross } from './describe';
 import type { Failure } from './failure';
 
@@ -150,7 +153,7 @@ export function renderText(v: Verdict, o: TextOptions): string {
   const bind = bindLine(v.report);
   const churnFix = v.judged.some((j) => j.reason?.metric === 'churn') ? CHURN_FIX : null;
   const fixes = [bind, churnFix].filter((line): line is string => line !== null);
-  return layout(summary(v), v.state, v.perfdata, listed.map((j) => detail(j, o.owners)), fixes, o.verbose > 0 ? verboseLines(v, o) : [], v.selected, o.top);
+  return layout({ summary: summary(v), state: v.state, perfdata: v.perfdata, pools: listed.map((j) => detail(j, o.owners)), pinned: fixes, extra: o.verbose > 0 ? verboseLines(v, o) : [], poolCount: v.selected, top: o.top });
 }
 
 /** With --namespaces: each detail line names its namespace; those not checked follow. */
@@ -182,14 +185,30 @@ export function renderTextAcross(v: AcrossVerdict, o: { readonly top: number; re
     extra.push(...gone.map((g) => `${g.name} (${netns(g.inode)}): gone: ${g.reason}`));
     if (!v.across.root) extra.push('not root: the sysctls of other namespaces cannot be read, and are assumed to be the defaults of a new namespace');
   }
-  return layout(summaryAcross(v), v.state, v.perfdata, listed.map((j) => detail(j, o.owners, `${namespaceTag(v, j.at)}: `)), binds, extra, v.selected, o.top);
+  return layout({ summary: summaryAcross(v), state: v.state, perfdata: v.perfdata, pools: listed.map((j) => detail(j, o.owners, `${namespaceTag(v, j.at)}: `)), pinned: binds, extra, poolCount: v.selected, top: o.top });
+}
+
+/** What one page of Nagios output holds, before it is cut to fit. */
+interface Page {
+  readonly summary: string;
+  readonly state: State;
+  readonly perfdata: Verdict['perfdata'];
+  /** One line per listed pool, worst first. */
+  readonly pools: readonly string[];
+  /** Lines that follow the pools and are never cut (a cause and its fix). */
+  readonly pinned: readonly string[];
+  /** Further lines (-v), cut first when the page is full. */
+  readonly extra: readonly string[];
+  /** How many pools were selected, listed or not. */
+  readonly poolCount: number;
+  readonly top: number;
 }
 
 /**
- * Status line, the pool lines, further lines, then perfdata: all under 4 KB. The `pinned`
+ * Status line, the pool lines, further lines, then perfdata: all under 4 KB. The pinned
  * lines (bind() before connect(): a cause and its fix) follow the pools and are never cut.
  */
-function layout(text: string, state: State, perfdata: Verdict['perfdata'], pools: string[], pinned: string[], extra: string[], poolCount: number, top: number): string {
+function layout({ summary: text, state, perfdata, pools, pinned, extra, poolCount, top }: Page): string {
   const status = statusLine(state, text);
   const perf = `| ${perfdata.map(formatPerfdata).join(' ')}`;
   const wanted = [...pools, ...extra].map(clean);

@@ -7,9 +7,11 @@
 import { formatNumber } from '../nagios/number';
 import { State, stateName } from '../nagios/state';
 import type { Perfdata } from '../nagios/perfdata';
-import type { CheckedNamespace } from '../namespaces/check';
+import type { CheckedNamespace } from '../verdict/across';
 import type { Pool } from '../pools/pool';
-import type { AcrossVerdict, Judged, Verdict } from '../verdict/verdict';
+import type { AcrossVerdict } from '../verdict/across';
+import type { Judged } from '../verdict/judge';
+import type { Verdict } from '../verdict/verdict';
 import { failureSummary, type Failure } from './failure';
 
 const PREFIX = 'ephemeral_ports_';

@@ -6,14 +6,14 @@
  * own. A TIME_WAIT or orphaned socket has inode 0: nobody holds it. The lookup runs only
  * for the tuples asked for, and stops at its deadline (what it found by then is shown).
  */
-import { ipv4Text, ipv6WordsText } from '../kernel/address';
-import { KernelError } from '../kernel/errors';
-import type { Host } from '../kernel/host';
-import { eachCompleteLine, LineCarry, type LineParser } from '../kernel/lines';
+import { ipv4Text, ipv6WordsText } from '../model/address';
+import { KernelError } from '../host/errors';
+import type { Host } from '../host/host';
+import { eachCompleteLine, LineCarry, type LineParser } from '../host/lines';
 import { State } from '../nagios/state';
 import { commandName } from '../namespaces/names';
 import type { Pool } from '../pools/pool';
-import type { Judged } from '../verdict/verdict';
+import type { Judged } from '../verdict/judge';
 
 export interface TupleKey {
   readonly local: string;

@@ -3,7 +3,7 @@
  * TIME_WAIT a tuple holds now is its close rate times 60 s (docs/kernel-model.md, "Churn").
  * Only TIME_WAIT that holds a port counts: one the kernel would reuse parks nothing.
  */
-import { TIME_WAIT_LIFETIME_MS } from '../kernel/records';
+import { TIME_WAIT_LIFETIME_MS } from '../model/records';
 
 /** The window of the burst figure: TIME_WAIT younger than this. */
 export const RECENT_CLOSES_MS = 10_000;

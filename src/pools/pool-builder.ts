@@ -13,10 +13,11 @@
  * and tcp_seq_start walk the listening hash first); only across families can a listener
  * come after sockets on its port (a socket bound to that very port): see listen().
  */
-import { AddressTable } from '../kernel/address-table';
-import { TcpState, UdpState, type SocketSink } from '../kernel/records';
+import { AddressTable } from '../model/address-table';
+import { TcpState, UdpState, type SocketSink } from '../model/records';
 import { RECENT_CLOSES_MS } from './churn';
-import { usagePercent, type PoolReport } from './pool';
+import { usagePercent } from './pool';
+import { type PoolReport } from './report';
 import type { PortSpace } from './port-space';
 import { TuplePortsFound, TupleTable } from './tuple-table';
 import { BindParityHolders, classifyBindParity } from './bind-parity';
@@ -86,6 +87,7 @@ export class PoolBuilder implements SocketSink {
     this.tuples = new TupleTable(this.addresses, expectedSockets);
   }
 
+  /** The hot path: one call per socket (SocketSink.tcp). */
   tcp(local: number, localPort: number, remote: number, remotePort: number, state: number, timeWaitAgeMs: number): void {
     this.tcpSockets++;
     if (this.tcpHeld[localPort] === 0) {

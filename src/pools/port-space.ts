@@ -1,4 +1,4 @@
-import type { PortRange } from '../kernel/sysctl';
+import type { PortRange } from '../model/settings';
 
 /**
  * C = the local port range minus reserved ports: the ports connect() may hand out

@@ -5,9 +5,9 @@
  * socket each). The sockets of one tuple hold distinct local ports (a 4-tuple is unique,
  * across families too: docs/kernel-model.md), so counting them needs no set of ports.
  */
-import type { AddressTable } from '../kernel/address-table';
-import { rowsFor } from '../kernel/table-rows';
-import { TCP_STATE_NAMES, TcpState } from '../kernel/records';
+import type { AddressTable } from '../model/address-table';
+import { rowsFor } from '../model/table-rows';
+import { TCP_STATE_NAMES, TcpState } from '../model/records';
 import { churnOf } from './churn';
 import { usagePercent, type Pool, type TuplePorts } from './pool';
 

@@ -3,10 +3,11 @@
  * Nagios ranges: a lower usage can alert where a higher one does not), but only the `limit`
  * worst are kept, in a bounded heap of tuple ids, and only they become Pool objects.
  */
-import type { Pool, PoolReport } from '../pools/pool';
+import type { Pool } from '../pools/pool';
+import type { PoolReport } from '../pools/report';
 import type { TupleTable } from '../pools/tuple-table';
 import { filtersTuples, TupleFilter, type Selection } from './selection';
-import { churnState, judge, judgeHeadroom, worstFirst, type Judged, type Thresholds } from './verdict';
+import { churnState, judge, judgeHeadroom, worstFirst, type Judged, type Thresholds } from './judge';
 import { headroomFactor } from '../pools/churn';
 import { usagePercent } from '../pools/pool';
 

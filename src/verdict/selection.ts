@@ -1,6 +1,6 @@
 import type { BlockList } from 'node:net';
-import type { Family } from '../kernel/address';
-import type { AddressTable } from '../kernel/address-table';
+import type { Family } from '../model/address';
+import type { AddressTable } from '../model/address-table';
 
 /** Which pools a service looks at: "only my database pool" is a selection. */
 export interface Selection {

@@ -1,33 +1,14 @@
 /**
- * Ranked pools + thresholds → a verdict: the overall state, and the perfdata. The one place
- * that decides the overall state; judgeHeadroom() is the one place that judges a pool.
+ * One namespace's ranked pools + thresholds → its verdict: the state and the perfdata
+ * (several namespaces' verdicts are merged by across.ts).
  */
 import { State } from '../nagios/state';
 import type { Perfdata } from '../nagios/perfdata';
-import type { Range } from '../nagios/range';
 import { churnOf } from '../pools/churn';
-import type { Across } from '../namespaces/check';
-import { figuresOf, usagePercent, type Pool, type PoolFigures, type PoolReport } from '../pools/pool';
-import { mergeRanked, type Ranked } from './ranking';
-
-export interface Thresholds {
-  /** Applied to usage in percent. */
-  readonly warning: Range;
-  readonly critical: Range;
-  /** Alert also when fewer than this many ports are left. */
-  readonly warningRemaining: number | null;
-  readonly criticalRemaining: number | null;
-  /** Alert also when a tuple's churn headroom is below this factor (it could not take that many times its churn). */
-  readonly warningChurn: number | null;
-  readonly criticalChurn: number | null;
-}
-
-export interface Judged {
-  readonly pool: Pool;
-  readonly state: State;
-  /** What alerted and how, e.g. usage "> 90", remaining "< 20", churn (headroom) "< 2"; null when OK. */
-  readonly reason: { readonly metric: 'usage' | 'remaining' | 'churn'; readonly violation: string } | null;
-}
+import { usagePercent, type Pool } from '../pools/pool';
+import { figuresOf, type PoolFigures, type PoolReport } from '../pools/report';
+import { judge, type Judged, type Thresholds } from './judge';
+import type { Ranked } from './ranking';
 
 export interface Verdict {
   readonly state: State;
@@ -46,52 +27,6 @@ export interface Verdict {
   readonly report: PoolFigures;
   readonly thresholds: Thresholds;
   readonly perfdata: readonly Perfdata[];
-}
-
-/**
- * The state of a pool with this usage (percent), this many ports left and this churn
- * headroom factor (null: no churn, which never alerts), and why.
- */
-export function judgeHeadroom(usage: number, remaining: number, headroomFactor: number | null, t: Thresholds): Omit<Judged, 'pool'> {
-  const byUsage = (range: Range) => ({ metric: 'usage' as const, violation: range.violation(usage) });
-  const byRemaining = (least: number) => ({ metric: 'remaining' as const, violation: `< ${least}` });
-  const byChurn = (factor: number) => ({ metric: 'churn' as const, violation: `< ${factor}` });
-  const churn = churnState(headroomFactor, t);
-  if (t.critical.alertsOn(usage)) return { state: State.CRITICAL, reason: byUsage(t.critical) };
-  if (t.criticalRemaining !== null && remaining < t.criticalRemaining) return { state: State.CRITICAL, reason: byRemaining(t.criticalRemaining) };
-  if (churn === State.CRITICAL) return { state: State.CRITICAL, reason: byChurn(t.criticalChurn as number) };
-  if (t.warning.alertsOn(usage)) return { state: State.WARNING, reason: byUsage(t.warning) };
-  if (t.warningRemaining !== null && remaining < t.warningRemaining) return { state: State.WARNING, reason: byRemaining(t.warningRemaining) };
-  if (churn === State.WARNING) return { state: State.WARNING, reason: byChurn(t.warningChurn as number) };
-  return { state: State.OK, reason: null };
-}
-
-/**
- * What the churn thresholds alone say: alert when the tuple could not take FACTOR times its
- * churn, i.e. its headroom factor is below FACTOR. Without churn there is nothing to multiply.
- */
-export function churnState(headroomFactor: number | null, t: Thresholds): State {
-  if (headroomFactor === null) return State.OK;
-  if (t.criticalChurn !== null && headroomFactor < t.criticalChurn) return State.CRITICAL;
-  if (t.warningChurn !== null && headroomFactor < t.warningChurn) return State.WARNING;
-  return State.OK;
-}
-
-export function judge(pool: Pool, t: Thresholds): Judged {
-  return { pool, ...judgeHeadroom(pool.usage, pool.remaining, pool.churn?.headroomFactor ?? null, t) };
-}
-
-export function worstFirst(a: Judged, b: Judged): number {
-  return b.state - a.state || a.pool.remaining - b.pool.remaining || b.pool.usage - a.pool.usage || byCodeUnits(describeKey(a.pool), describeKey(b.pool));
-}
-
-/** A stable tie-break; not localeCompare, whose first call loads ICU collation (~5 ms). */
-function byCodeUnits(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function describeKey(p: Pool): string {
-  return `${p.protocol} ${p.local} ${p.remote} ${p.remotePort ?? ''}`;
 }
 
 export function freshTuple(report: PoolFigures): Pool {
@@ -176,98 +111,4 @@ function perfdata(report: PoolFigures, worst: Pool, worstTcp: Pool, selectedCoun
   }
   if (report.udp !== null) items.push({ label: 'udp_used', value: report.udp.used, min: 0, max: report.udp.capacity });
   return items;
-}
-
-/** A pool judged in one of several namespaces: `at` indexes Across.checked. */
-export interface PlacedJudged extends Judged {
-  readonly at: number;
-}
-
-export interface AcrossVerdict {
-  readonly state: State;
-  /** The worst of every namespace's selected pools, worst first (mergeRanked). */
-  readonly judged: readonly PlacedJudged[];
-  /** How many pools were selected in all namespaces, listed or not. */
-  readonly selected: number;
-  /** The namespace whose new TCP destination gets the fewest ports (index into across.checked), null if none was checked. */
-  readonly leastFresh: number | null;
-  readonly across: Across;
-  readonly thresholds: Thresholds;
-  readonly perfdata: readonly Perfdata[];
-}
-
-/**
- * How bad a state is for the overall verdict over several namespaces: CRITICAL outranks
- * UNKNOWN, which outranks WARNING (docs/namespaces.md, "The overall state"). A namespace
- * out of ports is paged even when another could not be read, and one that could not be
- * read never hides behind an OK or a WARNING.
- */
-const SEVERITY: Record<State, number> = { [State.OK]: 0, [State.WARNING]: 1, [State.UNKNOWN]: 2, [State.CRITICAL]: 3 };
-
-export function worstState(states: readonly State[]): State {
-  return states.reduce((worst, s) => (SEVERITY[s] > SEVERITY[worst] ? s : worst), State.OK);
-}
-
-/**
- * The verdict over several namespaces, each already judged on its own (its own settings,
- * its own pools). The overall state is the worst of their states, and UNKNOWN for each
- * namespace not checked; a namespace that is gone counts for nothing.
- */
-/**
- * @param limit how many of the worst pools of each protocol to keep (the --top of each namespace)
- */
-export function decideAcross(across: Across, thresholds: Thresholds, limit: number, tuplePerfdata = 0): AcrossVerdict {
-  const { checked } = across;
-  const tuplesOf = (v: Verdict) => v.perfdata.find((p) => p.label === 'tuples')?.value ?? 0;
-  const merged = mergeRanked(checked.map((ns, at) => ({ worst: ns.verdict.judged.map((j): PlacedJudged => ({ ...j, at })), selected: ns.verdict.selected, selectedTuples: tuplesOf(ns.verdict) })), limit);
-  const judged = merged.worst as readonly PlacedJudged[];
-  const states = [...checked.map((ns) => ns.verdict.state), ...across.unchecked.map(() => State.UNKNOWN)];
-  const state = states.length === 0 ? State.UNKNOWN : worstState(states);
-  let leastFresh: number | null = null;
-  checked.forEach((ns, at) => {
-    if (leastFresh === null || ns.verdict.report.capacity < checked[leastFresh].verdict.report.capacity) leastFresh = at;
-  });
-  const perf: Perfdata[] = [];
-  const worst = judged[0] ?? (leastFresh === null ? undefined : { ...checked[leastFresh].verdict.fresh, at: leastFresh });
-  if (worst !== undefined) {
-    const reports = checked.map((ns) => ns.verdict.report);
-    const least = <T>(items: readonly T[], value: (t: T) => number) => items.reduce((a, b) => (value(b) < value(a) ? b : a));
-    const sum = (value: (r: PoolFigures) => number) => reports.reduce((total, r) => total + value(r), 0);
-    const leastCapacity = least(reports, (r) => r.capacity);
-    const pool = worst.pool;
-    perf.push(
-      { label: 'worst_usage', value: pool.usage, uom: '%', warn: thresholds.warning.perfdataValue(), crit: thresholds.critical.perfdataValue(), min: 0, max: 100 },
-      { label: 'worst_used', value: pool.used, min: 0, max: pool.capacity },
-      { label: 'worst_remaining', value: pool.remaining, warn: thresholds.warningRemaining ?? undefined, crit: thresholds.criticalRemaining ?? undefined, min: 0, max: pool.capacity },
-      { label: 'capacity', value: leastCapacity.capacity, min: 0, max: leastCapacity.space.rangeSize },
-      { label: 'tuples', value: merged.selectedTuples, min: 0 },
-      { label: 'listening_ports', value: sum((r) => r.listeningPorts), min: 0 },
-    );
-    const tcp = reports.flatMap((r) => (r.tcp === null ? [] : [r.tcp]));
-    if (tcp.length > 0) {
-      const bind = least(tcp, (t) => t.bindStyle.remaining).bindStyle;
-      perf.push(
-        { label: 'sockets_in_range', value: tcp.reduce((n, t) => n + t.sockets, 0), min: 0 },
-        { label: 'time_wait', value: tcp.reduce((n, t) => n + t.timeWait, 0), min: 0 },
-        { label: 'bind_remaining', value: bind.remaining, min: 0, max: bind.capacity },
-      );
-      const mostTaken = reports.reduce((a, b) => (b.bind.taken > a.bind.taken ? b : a));
-      perf.push({ label: 'bind_taken', value: mostTaken.bind.taken, min: 0, max: mostTaken.space.rangeSize });
-      // The churn of the worst TCP tuple anywhere, as without --namespaces.
-      const churn = judged.find((j) => j.pool.protocol === 'tcp')?.pool.churn ?? null;
-      if (churn !== null) {
-        perf.push({ label: 'worst_close_rate', value: churn.closesPerSecond, min: 0 });
-        if (churn.headroomFactor !== null) perf.push({ label: 'worst_churn_headroom', value: churn.headroomFactor, warn: thresholds.warningChurn ?? undefined, crit: thresholds.criticalChurn ?? undefined, min: 0 });
-      }
-    }
-    const udp = reports.flatMap((r) => (r.udp === null ? [] : [r.udp]));
-    if (udp.length > 0) {
-      const fullest = least(udp, (u) => u.remaining);
-      perf.push({ label: 'udp_used', value: fullest.used, min: 0, max: fullest.capacity });
-    }
-  }
-  perf.push({ label: 'namespaces', value: checked.length, min: 0 }, { label: 'namespaces_unchecked', value: across.unchecked.length, min: 0 });
-  const scope = (at: number) => String(checked[at].inode ?? checked[at].name);
-  perf.push(...judged.filter((j) => j.pool.protocol === 'tcp').slice(0, tuplePerfdata).map(({ pool, at }) => ({ label: poolLabelIn(pool, scope(at)), value: pool.used, min: 0, max: pool.capacity })));
-  return { state, judged, selected: merged.selected, leastFresh, across, thresholds, perfdata: perf };
 }

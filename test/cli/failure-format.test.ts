@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseCommandLine, requestedFormat, usageText, UsageError } from '../../src/cli/options';
-import { nodeHost } from '../../src/kernel/node-host';
+import { nodeHost } from '../../src/host/node-host';
 import { run, version } from '../../src/run';
 import { FIXTURES } from '../helpers';
 

@@ -10,7 +10,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, write
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
-import { nodeHost } from '../../src/kernel/node-host';
+import { nodeHost } from '../../src/host/node-host';
 import { run } from '../../src/run';
 import { Random } from '../fuzz';
 import { bundleMissing, FIXTURES, runBundle, skipUnless } from '../helpers';

@@ -15,9 +15,9 @@ import { chmodSync, chownSync, cpSync, existsSync, lchownSync, mkdirSync, mkdtem
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { KernelError } from '../../src/kernel/errors';
-import type { Host } from '../../src/kernel/host';
-import { nodeHost } from '../../src/kernel/node-host';
+import { KernelError } from '../../src/host/errors';
+import type { Host } from '../../src/host/host';
+import { nodeHost } from '../../src/host/node-host';
 import { run } from '../../src/run';
 import { BUNDLE, BUSY_BUNDLE, bundleMissing, FIXTURES, namespacesUnavailable, ROOT, skipUnless } from '../helpers';
 import { SUDO, SudoUser, sudoUnavailable, type UserRun } from '../sudo';

@@ -3,8 +3,8 @@
  * may not be read), a net/tcp table inode per namespace, cgroup and comm files, names
  * under /run/netns. Programs are not run (spawn is absent) unless a test adds them.
  */
-import { KernelError } from '../../src/kernel/errors';
-import type { ChildProcess, Host, OpenFile } from '../../src/kernel/host';
+import { KernelError } from '../../src/host/errors';
+import type { ChildProcess, Host, OpenFile } from '../../src/host/host';
 
 export interface FakeProcess {
   readonly pid: number;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { endpointText, ipv4Text, ipv6Text, ipv6WordsText, parseIpv6 } from '../../src/kernel/address';
+import { endpointText, ipv4Text, ipv6Text, ipv6WordsText, parseIpv6 } from '../../src/model/address';
 
 test('IPv4 from a network-order word', () => {
   assert.equal(ipv4Text(0x7f000001), '127.0.0.1');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { excerpt, KernelError } from '../../src/kernel/errors';
-import { parseIntSysctl, parsePortRange, parseReservedPorts } from '../../src/kernel/sysctl';
+import { excerpt, KernelError } from '../../src/host/errors';
+import { parseIntSysctl, parsePortRange, parseReservedPorts } from '../../src/sources/sysctls/sysctl';
 
 test('excerpt: only what a kernel field can hold, up to the first character that it cannot', () => {
   assert.equal(excerpt('32768\t60999\n'), '32768 60999');

@@ -4,7 +4,7 @@ import { Range } from '../../src/nagios/range';
 import { renderJson } from '../../src/output/json';
 import { figure } from '../../src/output/describe';
 import { renderText, renderUnknown } from '../../src/output/nagios';
-import type { PoolReport } from '../../src/pools/pool';
+import type { PoolReport } from '../../src/pools/report';
 import { rankPools } from '../../src/verdict/ranking';
 import { decide } from '../../src/verdict/verdict';
 import { poolsOf, type TupleSpec } from './pools-of';

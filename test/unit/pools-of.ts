@@ -2,10 +2,10 @@
  * Reports for the unit tests, made the way the check makes them: sockets fed one by one
  * into a PoolBuilder (no hand-made report can drift from what the builder computes).
  */
-import { parseIpv6 } from '../../src/kernel/address';
-import type { AddressTable } from '../../src/kernel/address-table';
-import { TcpState, UdpState } from '../../src/kernel/records';
-import type { PoolReport } from '../../src/pools/pool';
+import { parseIpv6 } from '../../src/model/address';
+import type { AddressTable } from '../../src/model/address-table';
+import { TcpState, UdpState } from '../../src/model/records';
+import type { PoolReport } from '../../src/pools/report';
 import { PoolBuilder, type TimeWaitPolicy } from '../../src/pools/pool-builder';
 import { PortSpace } from '../../src/pools/port-space';
 

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AddressTable } from '../../src/kernel/address-table';
-import { TcpState, UdpState } from '../../src/kernel/records';
-import type { Pool, PoolReport } from '../../src/pools/pool';
+import { AddressTable } from '../../src/model/address-table';
+import { TcpState, UdpState } from '../../src/model/records';
+import type { Pool } from '../../src/pools/pool';
+import type { PoolReport } from '../../src/pools/report';
 import { NO_TUPLE, PoolBuilder, SEVERAL_TUPLES, timeWaitReusable } from '../../src/pools/pool-builder';
 import { PortSpace } from '../../src/pools/port-space';
 import { addressId, connectParity } from './pools-of';

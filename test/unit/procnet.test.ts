@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AddressTable } from '../../src/kernel/address-table';
-import { KernelError } from '../../src/kernel/errors';
-import { LineCarry } from '../../src/kernel/lines';
-import { ProcNetParser, type TableSpec } from '../../src/kernel/procnet';
-import type { SocketSink } from '../../src/kernel/records';
+import { AddressTable } from '../../src/model/address-table';
+import { KernelError } from '../../src/host/errors';
+import { LineCarry } from '../../src/host/lines';
+import { ProcNetParser, type TableSpec } from '../../src/sources/sockets/procnet';
+import type { SocketSink } from '../../src/model/records';
 
 const HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
 const HEADER6 = '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';

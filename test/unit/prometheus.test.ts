@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Range } from '../../src/nagios/range';
 import { escapeLabelValue, GAUGES, renderPrometheus, renderPrometheusUnknown, TUPLE_GAUGES, TUPLE_LABELS } from '../../src/output/prometheus';
-import type { PoolReport } from '../../src/pools/pool';
+import type { PoolReport } from '../../src/pools/report';
 import { rankPools } from '../../src/verdict/ranking';
 import { decide, poolLabel } from '../../src/verdict/verdict';
 import { poolsOf, type TupleSpec } from './pools-of';

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AddressTable } from '../../src/kernel/address-table';
-import { TcpState } from '../../src/kernel/records';
-import type { Pool, PoolReport } from '../../src/pools/pool';
+import { AddressTable } from '../../src/model/address-table';
+import { TcpState } from '../../src/model/records';
+import type { Pool } from '../../src/pools/pool';
+import type { PoolReport } from '../../src/pools/report';
 import { Range } from '../../src/nagios/range';
 import { comparePortText, mergeRanked, rankPools } from '../../src/verdict/ranking';
 import type { Selection } from '../../src/verdict/selection';
-import { judge, worstFirst, type Thresholds } from '../../src/verdict/verdict';
+import { judge, worstFirst, type Thresholds } from '../../src/verdict/judge';
 import { addressId, builderFor } from './pools-of';
 
 /** A small seeded generator (mulberry32), so a failure can be replayed. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseIntSysctl, parsePortRange, parseReservedPorts } from '../../src/kernel/sysctl';
+import { parseIntSysctl, parsePortRange, parseReservedPorts } from '../../src/sources/sysctls/sysctl';
 
 test('port range: tab separated, as the kernel prints it', () => {
   assert.deepEqual(parsePortRange('32768\t60999\n', 'p'), { low: 32768, high: 60999 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AddressTable } from '../../src/kernel/address-table';
+import { AddressTable } from '../../src/model/address-table';
 import { TupleTable } from '../../src/pools/tuple-table';
 
 /** A small deterministic generator: the same tuples every run. */

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Range } from '../../src/nagios/range';
 import { State } from '../../src/nagios/state';
-import type { PoolReport } from '../../src/pools/pool';
+import type { PoolReport } from '../../src/pools/report';
 import { rankPools } from '../../src/verdict/ranking';
 import { AddressMatcher, parsePrefix, type Selection } from '../../src/verdict/selection';
-import { decide, type Thresholds } from '../../src/verdict/verdict';
+import { decide } from '../../src/verdict/verdict';
+import { type Thresholds } from '../../src/verdict/judge';
 import { poolsOf, type TupleSpec } from './pools-of';
 import { churnOf } from '../../src/pools/churn';
 
