@@ -7,7 +7,7 @@
  * that counts sockets per tuple, and `cat` of the /proc tables; and against the floor of
  * any check in Node, node reading ss -D and parsing nothing. Commands run round-robin,
  * so load from elsewhere falls on each alike; medians, min-max, CPU time and peak RSS are
- * printed per shape, then one table for all shapes (the README's). See README.md,
+ * printed per shape, then one table for all shapes (the README's). See bench/README.md,
  * "Benchmark"; --help lists the options.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';

@@ -7,7 +7,7 @@
  * loopback from connect()-chosen ports to a listener of its own, two sockets each). Then,
  * round-robin over several runs, it times the check with each source, the owner lookup,
  * and what the check competes with: one filtered ss per namespace through nsenter, one
- * after the other (a shell loop), and `cat` of every namespace's tables. See README.md.
+ * after the other (a shell loop), and `cat` of every namespace's tables. See bench/README.md.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
