@@ -6,6 +6,7 @@
  * says so (docs/kernel-model.md, "Failed connect()s").
  */
 import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, writeSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The instance's trace_pipe, opened by this process; reads consume what they return. */
 export interface TracePipe {
@@ -149,4 +150,25 @@ export function traceInstance(mountPoint: string, name: string): TraceInstance {
     },
     openPipe: () => openPipe(`${dir}/trace_pipe`),
   };
+}
+
+/** What the trace source needs of the host. */
+export interface TraceDoor {
+  /** /proc/self/mounts, or undefined when it cannot be read. */
+  readonly mounts: string | undefined;
+  /** The effective user id; tracefs is root's. */
+  readonly euid: number | undefined;
+  instance(mountPoint: string, name: string): TraceInstance;
+  now(): Date;
+  wait(ms: number): Promise<void>;
+}
+
+export function nodeTraceDoor(): TraceDoor {
+  let mounts: string | undefined;
+  try {
+    mounts = readFileSync('/proc/self/mounts', 'latin1');
+  } catch {
+    mounts = undefined;
+  }
+  return { mounts, euid: process.geteuid?.(), instance: traceInstance, now: () => new Date(), wait: async (ms) => void (await sleep(ms)) };
 }

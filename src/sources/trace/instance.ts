@@ -8,10 +8,10 @@
  * total then, so the next drain reads where the last one ended from the kernel's buffer
  * and nothing is written outside the instance.
  */
-import type { TraceInstance, TracePipe } from '../../host/tracefs';
+import type { TraceDoor, TraceInstance, TracePipe } from '../../host/tracefs';
 import { formatMarker } from './marker';
 
-/** The instance's name under instances/: the check's own, touched by nothing else. */
+/** The instance's name under instances/: the check's own, touched by nothing else (tests use others). */
 export const INSTANCE = 'check_ephemeral_ports';
 
 export const EVENT = 'sock:inet_sock_set_state';
@@ -43,16 +43,6 @@ const WANTED: readonly { file: string; value: string; what: string }[] = [
 /** How long a run waits for another check to finish its drain (it takes milliseconds). */
 const BUSY_WAIT_MS = 2000;
 const BUSY_POLL_MS = 20;
-
-export interface TraceDoor {
-  /** /proc/self/mounts, or undefined when it cannot be read. */
-  readonly mounts: string | undefined;
-  /** The effective user id; tracefs is root's. */
-  readonly euid: number | undefined;
-  instance(mountPoint: string, name: string): TraceInstance;
-  now(): Date;
-  wait(ms: number): Promise<void>;
-}
 
 /** A drain of the instance: the raw text of the buffer and what the drain knows besides. */
 export interface TraceDrain {
@@ -144,10 +134,10 @@ async function openAlone(instance: TraceInstance, door: TraceDoor, signal?: Abor
  * open from the first read to the marker, and the kernel lets one reader at a time open it:
  * two checks at once take turns, so neither splits nor doubles the events.
  */
-export async function drainFailureTrace(door: TraceDoor, signal?: AbortSignal): Promise<TraceDrain | NotCounted> {
+export async function drainFailureTrace(door: TraceDoor, signal?: AbortSignal, name = INSTANCE): Promise<TraceDrain | NotCounted> {
   const reached = reach(door);
   if ('counted' in reached) return reached;
-  const instance = door.instance(reached.mountPoint, INSTANCE);
+  const instance = door.instance(reached.mountPoint, name);
   let step = `making ${instance.path}`;
   try {
     const made = instance.create();
@@ -176,10 +166,10 @@ export async function drainFailureTrace(door: TraceDoor, signal?: AbortSignal): 
 }
 
 /** --failures=off: removes the instance (its events with it). */
-export function removeFailureTrace(door: TraceDoor): NotCounted {
+export function removeFailureTrace(door: TraceDoor, name = INSTANCE): NotCounted {
   const reached = reach(door);
   if ('counted' in reached) return reached;
-  const instance = door.instance(reached.mountPoint, INSTANCE);
+  const instance = door.instance(reached.mountPoint, name);
   try {
     const removed = instance.remove();
     return { counted: false, reason: removed ? `counting stopped: ${instance.path} removed` : 'counting is off (no trace instance)' };
