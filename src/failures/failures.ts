@@ -3,7 +3,7 @@
  * per (local address, remote address, remote port), over the span since the last drain.
  * Pure: it takes the text the kernel gave (docs/kernel-model.md, "Failed connect()s").
  */
-import { ipv4Text, ipv6WordsText, parseIpv6 } from '../kernel/address';
+import { ipv4Text, ipv6WordsText, parseIpv6 } from '../model/address';
 import type { TraceDrain } from '../sources/trace/instance';
 import { parseMarker } from '../sources/trace/marker';
 
