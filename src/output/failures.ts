@@ -45,6 +45,12 @@ export function failuresSummary(j: FailuresJudged | null): string | null {
   return `${bound}${connects(n)} failed for want of a local port ${since(f)}${named.length > 0 ? ` (${named.join(', ')}${more})` : ''}`;
 }
 
+/** The summary, the failures first when they alert: a port ran out, whatever the usage is now. */
+export function leadWithFailures(summary: string, j: FailuresJudged | null): string {
+  const failures = failuresSummary(j);
+  return failures === null ? summary : `${failures}; ${summary}`;
+}
+
 /** One line per failing tuple, most first, then how many more. */
 export function failuresLines(j: FailuresJudged | null): string[] {
   if (j === null || !j.failures.counted) return [];

@@ -16,6 +16,8 @@ import type { Judged } from '../verdict/judge';
 import type { Verdict } from '../verdict/verdict';
 import { churnText, headroom, namespaceTag, ownersText, poolName, summary, summaryAcross } from './describe';
 import type { Failure } from './failure';
+import { failuresLines, failuresVerbose, leadWithFailures } from './failures';
+import type { FailuresJudged } from '../verdict/failures';
 
 /** Old NRPE and Nagios 3 cut at 4 KB; keep clear of it. */
 const MAX_BYTES = 3800;
@@ -28,6 +30,8 @@ export interface TextOptions {
   readonly source: 'ss' | 'proc';
   /** The processes holding the listed pools that were looked up. */
   readonly owners?: ReadonlyMap<Pool, PoolOwners>;
+  /** The failed connect()s, with --failures. */
+  readonly failures?: FailuresJudged | null;
 }
 
 function clean(text: string): string {
@@ -153,11 +157,14 @@ export function renderText(v: Verdict, o: TextOptions): string {
   const bind = bindLine(v.report);
   const churnFix = v.judged.some((j) => j.reason?.metric === 'churn') ? CHURN_FIX : null;
   const fixes = [bind, churnFix].filter((line): line is string => line !== null);
-  return layout({ summary: summary(v), state: v.state, perfdata: v.perfdata, pools: listed.map((j) => detail(j, o.owners)), pinned: fixes, extra: o.verbose > 0 ? verboseLines(v, o) : [], poolCount: v.selected, top: o.top });
+  const failures = o.failures ?? null;
+  const extra = o.verbose > 0 ? [...failuresVerbose(failures), ...verboseLines(v, o)] : [];
+  return layout({ summary: leadWithFailures(summary(v), failures), state: v.state, perfdata: v.perfdata, leading: failuresLines(failures), pools: listed.map((j) => detail(j, o.owners)), pinned: fixes, extra, poolCount: v.selected, top: o.top });
 }
 
 /** With --namespaces: each detail line names its namespace; those not checked follow. */
-export function renderTextAcross(v: AcrossVerdict, o: { readonly top: number; readonly verbose: number; readonly owners?: ReadonlyMap<Pool, PoolOwners> }): string {
+export function renderTextAcross(v: AcrossVerdict, o: { readonly top: number; readonly verbose: number; readonly owners?: ReadonlyMap<Pool, PoolOwners>; readonly failures?: FailuresJudged | null }): string {
+  const failures = o.failures ?? null;
   const listed = o.top === 0 ? v.judged : v.judged.slice(0, o.top);
   const { checked, unchecked, gone } = v.across;
   const netns = (inode: number | null) => (inode === null ? 'netns inode unreadable' : `netns ${inode}`);
@@ -185,7 +192,8 @@ export function renderTextAcross(v: AcrossVerdict, o: { readonly top: number; re
     extra.push(...gone.map((g) => `${g.name} (${netns(g.inode)}): gone: ${g.reason}`));
     if (!v.across.root) extra.push('not root: the sysctls of other namespaces cannot be read, and are assumed to be the defaults of a new namespace');
   }
-  return layout({ summary: summaryAcross(v), state: v.state, perfdata: v.perfdata, pools: listed.map((j) => detail(j, o.owners, `${namespaceTag(v, j.at)}: `)), pinned: binds, extra, poolCount: v.selected, top: o.top });
+  if (o.verbose > 0) extra.unshift(...failuresVerbose(failures));
+  return layout({ summary: leadWithFailures(summaryAcross(v), failures), state: v.state, perfdata: v.perfdata, leading: failuresLines(failures), pools: listed.map((j) => detail(j, o.owners, `${namespaceTag(v, j.at)}: `)), pinned: binds, extra, poolCount: v.selected, top: o.top });
 }
 
 /** What one page of Nagios output holds, before it is cut to fit. */
@@ -193,6 +201,8 @@ interface Page {
   readonly summary: string;
   readonly state: State;
   readonly perfdata: Verdict['perfdata'];
+  /** Lines before the pools, never cut: the failed connect()s, a few lines at most. */
+  readonly leading: readonly string[];
   /** One line per listed pool, worst first. */
   readonly pools: readonly string[];
   /** Lines that follow the pools and are never cut (a cause and its fix). */
@@ -208,11 +218,11 @@ interface Page {
  * Status line, the pool lines, further lines, then perfdata: all under 4 KB. The pinned
  * lines (bind() before connect(): a cause and its fix) follow the pools and are never cut.
  */
-function layout({ summary: text, state, perfdata, pools, pinned, extra, poolCount, top }: Page): string {
+function layout({ summary: text, state, perfdata, leading, pools, pinned, extra, poolCount, top }: Page): string {
   const status = statusLine(state, text);
   const perf = `| ${perfdata.map(formatPerfdata).join(' ')}`;
   const wanted = [...pools, ...extra].map(clean);
-  const pinnedText = pinned.map(clean);
+  const pinnedText = [...leading, ...pinned].map(clean);
   let budget = MAX_BYTES - Buffer.byteLength(status) - Buffer.byteLength(perf) - 80 - pinnedText.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
   const body: string[] = [];
   for (const line of wanted) {
@@ -221,7 +231,8 @@ function layout({ summary: text, state, perfdata, pools, pinned, extra, poolCoun
     body.push(line);
   }
   const shownPools = Math.min(pools.length, body.length);
-  body.splice(shownPools, 0, ...pinnedText);
+  body.splice(shownPools, 0, ...pinnedText.slice(leading.length));
+  body.unshift(...pinnedText.slice(0, leading.length));
   const left = poolCount - shownPools;
   if (left > 0) body.push(`... ${left} more not shown${top === 0 ? ' (output kept under 4 KB)' : ' (--top 0 lists all)'}`);
   return [status, ...body, perf].join('\n') + '\n';

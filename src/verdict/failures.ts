@@ -6,6 +6,7 @@ import type { Failures } from '../failures/failures';
 import type { Perfdata } from '../nagios/perfdata';
 import { State } from '../nagios/state';
 import type { NotCounted } from '../sources/trace/instance';
+import { worstState } from './across';
 
 export interface FailureThresholds {
   /** Alert at this many failures or more since the last run; null: never. */
@@ -37,4 +38,13 @@ export function judgeFailures(failures: Failures | NotCounted, t: FailureThresho
 export function failuresPerfdata(j: FailuresJudged, t: FailureThresholds): Perfdata[] {
   if (!j.failures.counted) return [];
   return [{ label: 'connect_failures', value: failuresAtLeast(j.failures), warn: t.warning ?? undefined, crit: t.critical ?? undefined, min: 0 }];
+}
+
+/**
+ * A verdict with the failures laid over it: the worse of the two states, and the perfdata
+ * `connect_failures` after the usage's.
+ */
+export function withFailures<V extends { readonly state: State; readonly perfdata: readonly Perfdata[] }>(v: V, j: FailuresJudged | null, t: FailureThresholds): V {
+  if (j === null) return v;
+  return { ...v, state: worstState([v.state, j.state]), perfdata: [...v.perfdata, ...failuresPerfdata(j, t)] };
 }
