@@ -169,3 +169,20 @@ test('without root, or where tracefs is not mounted: not counted, one line with 
     staged.remove();
   }
 });
+
+test('with --namespaces: the failures are host-wide, read once per run, at the top of the JSON', { skip }, async () => {
+  check();
+  // A namespace of its own, ready once it says so (the shell runs after unshare(2)).
+  const holder = spawn('unshare', ['-n', 'sh', '-c', 'echo ready && exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise((resolve) => holder.stdout.once('data', resolve));
+  try {
+    const [outcome] = await runFailures([{ op: 'fail', local: '127.27.6.1', remote: '127.27.6.2', port: 27601, n: 2 }]);
+    assert.equal(outcome.failed, 2);
+    // The holder's namespace is not the one the failures happened in: events carry none.
+    const c = check(['--failures', '--format', 'json', '--tcp', '--namespaces', String(holder.pid)]);
+    assert.deepEqual(ours(counted(c), [27601]), { '127.27.6.1 127.27.6.2 27601': 2 });
+    assert.equal(c.status, 'CRITICAL');
+  } finally {
+    holder.kill();
+  }
+});
