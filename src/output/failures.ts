@@ -17,7 +17,8 @@ function clock(iso: string): string {
 }
 
 function since(f: Failures): string {
-  return f.since === null ? 'since counting started' : `since ${clock(f.since)}`;
+  if (f.since !== null) return `since ${clock(f.since)}`;
+  return f.made ? 'since counting started' : 'since an unknown time';
 }
 
 function connects(n: number): string {
@@ -67,7 +68,8 @@ export function failuresVerbose(j: FailuresJudged | null): string[] {
   if (j === null) return [];
   const f = j.failures;
   if (!f.counted) return [`connect() failures: not counted: ${f.reason}`];
-  const lines = [`connect() failures: counted from ${f.since ?? 'now (the trace instance was just armed)'} to ${f.until} by the trace instance check_ephemeral_ports: ${f.total} seen, ${f.lost} lost`];
+  const from = f.since ?? (f.made ? 'now (the trace instance was just armed)' : 'an unknown time (the last run\'s marker is gone: another reader took it, or the buffer was cleared)');
+  const lines = [`connect() failures: counted from ${from} to ${f.until} by the trace instance check_ephemeral_ports: ${f.total} seen, ${f.lost} lost`];
   if (f.rearmed.length > 0) lines.push(`connect() failures: the trace instance had been changed (${f.rearmed.join(', ')}) and was set back: failures in between may be missing`);
   if (!f.exclusive) lines.push('connect() failures: this kernel (before 6.6) lets two readers split the events: let one check at a time count them');
   return lines;

@@ -93,3 +93,18 @@ test('without root, or where tracefs is not mounted: not counted, and why', asyn
   assert.equal(r.counted, false);
   assert.match((r as NotCounted).reason, /^tracefs is not mounted/);
 });
+
+test('a kernel without the tracepoint: not counted, and no instance left behind', { skip }, async () => {
+  ensureTracefs();
+  removeFailureTrace(nodeTraceDoor(), NAME);
+  const real = nodeTraceDoor();
+  const door = {
+    ...real,
+    instance: (mountPoint: string, name: string) => {
+      const i = real.instance(mountPoint, name);
+      return { ...i, read: (file: string) => (file.startsWith('events/sock/') ? undefined : i.read(file)) };
+    },
+  };
+  assert.deepEqual(await drainFailureTrace(door, undefined, NAME), { counted: false, reason: 'this kernel has no sock:inet_sock_set_state tracepoint (Linux 4.16 and later have it)' });
+  assert.equal(existsSync(DIR), false);
+});

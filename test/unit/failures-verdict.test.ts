@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Failures } from '../../src/failures/failures';
 import { State } from '../../src/nagios/state';
-import { failuresJson, failuresLines, leadWithFailures } from '../../src/output/failures';
+import { failuresJson, failuresLines, failuresVerbose, leadWithFailures } from '../../src/output/failures';
 import { judgeFailures, withFailures } from '../../src/verdict/failures';
 
 const base: Failures = { counted: true, since: '2026-12-05T08:41:02.000Z', until: '2026-12-05T08:46:02.000Z', total: 37, lost: 0, made: false, rearmed: [], exclusive: true,
@@ -43,4 +43,14 @@ test('JSON: the contract, or "not counted: why"', () => {
   assert.deepEqual(failuresJson(judgeFailures(base, byDefault)), { failures: { status: 'CRITICAL', since: base.since, until: base.until, total: 37, lost: 0, tuples: base.tuples, rearmed: [] } });
   assert.deepEqual(failuresJson(judgeFailures({ counted: false, reason: 'needs root (tracefs belongs to root)' }, byDefault)), { failures: 'not counted: needs root (tracefs belongs to root)' });
   assert.deepEqual(failuresJson(null), {});
+});
+
+test('-v: the span, or where it starts when no marker of the last run was found', () => {
+  assert.match(failuresVerbose(judgeFailures(base, byDefault))[0], /^connect\(\) failures: counted from 2026-12-05T08:41:02.000Z to 2026-12-05T08:46:02.000Z .*: 37 seen, 0 lost$/);
+  assert.match(failuresVerbose(judgeFailures({ ...base, since: null, made: true }, byDefault))[0], /counted from now \(the trace instance was just armed\)/);
+  const gone = judgeFailures({ ...base, since: null }, byDefault);
+  assert.match(failuresVerbose(gone)[0], /counted from an unknown time \(the last run's marker is gone/);
+  assert.match(leadWithFailures('x', gone), /failed for want of a local port since an unknown time; x$/);
+  assert.deepEqual(failuresVerbose(judgeFailures({ counted: false, reason: 'needs root (tracefs belongs to root)' }, byDefault)), ['connect() failures: not counted: needs root (tracefs belongs to root)']);
+  assert.match(failuresVerbose(judgeFailures({ ...base, rearmed: ['the filter'], exclusive: false }, byDefault)).join('\n'), /had been changed \(the filter\) and was set back[\s\S]*before 6\.6/);
 });

@@ -141,6 +141,11 @@ export async function drainFailureTrace(door: TraceDoor, signal?: AbortSignal, n
   let step = `making ${instance.path}`;
   try {
     const made = instance.create();
+    if (instance.read(`${EVENT_DIR}/enable`) === undefined) {
+      // Nothing to count with: leave nothing behind either.
+      if (made) instance.remove();
+      return { counted: false, reason: `this kernel has no ${EVENT} tracepoint (Linux 4.16 and later have it)` };
+    }
     if (made) {
       step = `sizing ${instance.path}`;
       instance.write('buffer_size_kb', String(BUFFER_KB));
