@@ -52,7 +52,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { long: 'proc', arg: 'DIR', fallback: '/proc', help: 'read DIR/net/* and DIR/sys/net/ipv4/* (a captured copy, for instance); implies --source proc; refused under sudo (a copy needs no root)' },
   { long: 'namespaces', arg: 'WHICH', help: 'check other network namespaces (containers, pods): all, a PID, or a NAME under /run/netns; their sysctls need root (else the defaults of a new namespace are assumed, and said)' },
   { long: 'owners', help: 'name the processes holding each listed tuple\'s sockets (done anyway for WARNING and CRITICAL tuples, and with -v); root sees every process, other users their own' },
-  { long: 'failures', optional: 'off', help: 'count the connect()s that failed for want of a local port since the last run, per tuple, from a tracefs instance the check keeps (root; the only thing the check writes); --failures=off removes it' },
+  { long: 'failures', optional: 'off', help: 'count the connect()s that failed for want of a local port since the last run, per tuple (all of them: --remote and the like do not apply, as reading consumes), from a tracefs instance the check keeps (root; the only thing the check writes); --failures=off removes it' },
   { long: 'warning-failures', arg: 'N', help: 'with --failures: WARNING at N failed connect()s or more since the last run; 0: never' },
   { long: 'critical-failures', arg: 'N', fallback: '1', help: 'with --failures: CRITICAL at N failed connect()s or more since the last run; 0: never' },
   { long: 'timeout', short: 't', arg: 'SECONDS', fallback: '8', help: 'give up with UNKNOWN after SECONDS (below check_nrpe\'s 10 s)' },
