@@ -8,7 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpus, release } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { BUFFER_KB } from '../../src/sources/trace/instance';
 import { BUNDLE, bundleMissing, runBundle, skipUnless, stageForOtherUser, type BundleRun } from '../helpers';
@@ -67,7 +69,8 @@ before(() => {
 after(() => {
   if (skip) return;
   const off = check(['--failures=off', '--format', 'json', '--tcp']);
-  assert.match(String(off.failures), /^not counted: counting stopped: .* removed$/);
+  assert.match(String(off.failures), /^not counted: (counting stopped: .* removed|counting is off \(no trace instance\))$/);
+  assert.equal(existsSync('/sys/kernel/tracing/instances/check_ephemeral_ports'), false, 'the instance is removed');
 });
 
 test('arming, then IPv4, IPv6 and IPv4-mapped failures: exactly N and M on the next run, none on the run after', { skip }, async () => {
@@ -184,5 +187,28 @@ test('with --namespaces: the failures are host-wide, read once per run, at the t
     assert.equal(c.status, 'CRITICAL');
   } finally {
     holder.kill();
+  }
+});
+
+/**
+ * The one exception to "writes nothing": traced with strace, --failures (arming, draining)
+ * and --failures=off open for writing, make and remove nothing but inside its own instance.
+ */
+test('--failures writes nothing but its own trace instance', { skip: skip || skipUnless(spawnSync('strace', ['-V']).status === 0 ? false : 'strace is not installed') }, () => {
+  const INSTANCE = '/sys/kernel/tracing/instances/check_ephemeral_ports';
+  const dir = mkdtempSync(join(tmpdir(), 'cep-failures-strace-'));
+  try {
+    for (const args of [['--failures=off'], ['--failures'], ['--failures'], ['--failures=off']]) {
+      const log = join(dir, 'trace');
+      const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=openat,open,creat,unlink,unlinkat,rename,renameat,mkdir,mkdirat,rmdir,truncate', '-o', log, BUNDLE, ...args, '--tcp'], { encoding: 'utf8' });
+      assert.match(r.stdout, /^EPHEMERAL PORTS/);
+      const calls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+      const writes = calls.filter((c) => (/ (creat|unlink|unlinkat|rename|renameat|mkdir|mkdirat|rmdir|truncate)\(/.test(c) || /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC/.test(c)) && !/= -1 /.test(c) && !/"\/dev\/(null|tty|pts\/\d+)"/.test(c));
+      const outside = writes.filter((c) => !c.includes(`"${INSTANCE}"`) && !c.includes(`"${INSTANCE}/`));
+      assert.deepEqual(outside, [], args.join(' '));
+      if (args[0] === '--failures') assert.ok(writes.some((c) => c.includes(`${INSTANCE}/trace_marker`)), 'each drain writes its marker');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
