@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `npm run package`: the Debian package and the RPM of the plugin, into build/:
+# `npm run package`: the Debian package and the RPM of the plugin, into build/ (or OUT_DIR):
 #   build/check-ephemeral-ports_VERSION_all.deb
 #   build/nagios-plugins-ephemeral-ports-VERSION-1.noarch.rpm
+# Usage: scripts/package.sh [OUT_DIR]   (prints the paths of the two packages)
 # Both are made from what is committed: the bundle dist/check_ephemeral_ports (its
 # `--help` gives the man page, so a new option reaches the page by `npm run build` and
 # this), and the files of icinga/ (the Icinga 2 CheckCommands, the Nagios command, the
@@ -15,6 +16,7 @@
 # Standard tools only: dpkg-deb (dpkg), gzip, and rpmbuild (Debian's `rpm`) for the RPM;
 # without rpmbuild it says so and builds the .deb alone, unless CI=true.
 set -euo pipefail
+out=$(realpath -m "${1:-build}")
 cd "$(dirname "$0")/.."
 
 bundle=dist/check_ephemeral_ports
@@ -34,8 +36,8 @@ export TZ=UTC LC_ALL=C.UTF-8
 umask 022
 date=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%d)
 
-mkdir -p build
-work=$(mktemp -d "$PWD/build/.package.XXXXXX")
+mkdir -p "$out"
+work=$(mktemp -d "$out/.package.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # file SOURCE|- DEST MODE: one file into a staged tree (stdin for -).
@@ -109,7 +111,7 @@ size=$(cd "$deb" && find . -path ./DEBIAN -prune -o \( -type f -printf '%s\n' -o
 sed -e "s|@VERSION@|$version|" -e "s|@MAINTAINER@|$maintainer|" -e "s|@INSTALLED_SIZE@|$size|" packaging/debian/control.in >"$deb/DEBIAN/control"
 chmod 0644 "$deb/DEBIAN/"*
 normalize "$deb"
-debfile=build/check-ephemeral-ports_${version}_all.deb
+debfile=$out/check-ephemeral-ports_${version}_all.deb
 dpkg-deb --root-owner-group -Zxz --build "$deb" "$debfile" >/dev/null
 echo "$debfile"
 
@@ -137,5 +139,5 @@ rpmbuild -bb --quiet \
   packaging/rpm/check_ephemeral_ports.spec
 rpmfile=$(find "$top/RPMS" -name '*.noarch.rpm' | head -1)
 [ -n "$rpmfile" ] || { echo "package: rpmbuild made no noarch RPM" >&2; exit 1; }
-cp "$rpmfile" build/
-echo "build/$(basename "$rpmfile")"
+cp "$rpmfile" "$out/"
+echo "$out/$(basename "$rpmfile")"
