@@ -297,7 +297,7 @@ describe('npm run package', { skip }, () => {
     assert.equal(plugin.split('\n')[0], '#!/usr/bin/node');
     assert.equal(plugin.slice(plugin.indexOf('\n')), bundle.slice(bundle.indexOf('\n')), 'the rest is the committed bundle');
     assert.deepEqual(readFileSync(join(x, 'DEBIAN', 'conffiles'), 'utf8').trim().split('\n').sort(), [...CONFFILES].sort());
-    const listing = run('dpkg-deb', ['-c', deb]).stdout.trim().split('\n');
+    const listing = run('dpkg-deb', ['-c', deb], { env: { ...process.env, TZ: 'UTC' } }).stdout.trim().split('\n');
     const commit = run('git', ['-C', ROOT, 'log', '-1', '--format=%cd', '--date=format-local:%Y-%m-%d %H:%M'], { env: { ...process.env, TZ: 'UTC' } }).stdout.trim();
     for (const line of listing) assert.ok(line.includes(` ${commit} `) && / root\/root /.test(line), line);
     assert.ok(!listing.some((l) => l.includes('sudoers.d')), 'no live sudo rule');
