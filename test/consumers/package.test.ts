@@ -12,7 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BUNDLE, ROOT, runBundle, skipUnless, stageForOtherUser, type Staged } from '../helpers';
@@ -301,6 +301,22 @@ describe('npm run package', { skip }, () => {
     const commit = run('git', ['-C', ROOT, 'log', '-1', '--format=%cd', '--date=format-local:%Y-%m-%d %H:%M'], { env: { ...process.env, TZ: 'UTC' } }).stdout.trim();
     for (const line of listing) assert.ok(line.includes(` ${commit} `) && / root\/root /.test(line), line);
     assert.ok(!listing.some((l) => l.includes('sudoers.d')), 'no live sudo rule');
+  });
+
+  test('Debian\'s own nodejs package installs /usr/bin/node, the interpreter the packaged plugin names', () => {
+    // The newest nodejs an apt source offers from Debian (not a locally installed build of another vendor).
+    const versions = run('apt-cache', ['madison', 'nodejs']).stdout.split('\n').map((l) => l.split('|').map((f) => f.trim()))
+      .filter((f) => f.length >= 3 && !f[1].includes('nodesource') && !f[2].includes('dpkg/status')).map((f) => f[1]);
+    assert.ok(versions.length > 0, 'no nodejs in the apt sources (apt-get update)');
+    const newest = versions.sort((a, b) => (run('dpkg', ['--compare-versions', a, 'gt', b]).status === 0 ? -1 : 1))[0];
+    const dir = join(out, 'nodejs');
+    mkdirSync(dir);
+    const d = spawnSync('apt-get', ['-q', '-o', 'APT::Sandbox::User=root', 'download', `nodejs=${newest}`], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(d.status, 0, `${d.stdout}${d.stderr}`);
+    const debs = readdirSync(dir).filter((f) => f.endsWith('.deb'));
+    assert.equal(debs.length, 1);
+    const files = run('dpkg-deb', ['-c', join(dir, debs[0])]).stdout;
+    assert.match(files, /^-rwxr-xr-x root\/root .* \.\/usr\/bin\/node$/m, `nodejs ${newest}`);
   });
 
   test('lintian: no error and no warning; the one override (executable-in-usr-lib, pedantic and experimental) is used', async () => {
