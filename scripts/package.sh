@@ -3,7 +3,7 @@
 #   build/check-ephemeral-ports_VERSION_all.deb
 #   build/nagios-plugins-ephemeral-ports-VERSION-1.noarch.rpm
 # Usage: scripts/package.sh [OUT_DIR]   (prints the paths of the two packages)
-# Both are made from what is committed: the bundle dist/check_ephemeral_ports (its
+# Both are made from the files of this tree: the bundle dist/check_ephemeral_ports (its
 # `--help` gives the man page, so a new option reaches the page by `npm run build` and
 # this), and the files of icinga/ (the Icinga 2 CheckCommands, the Nagios command, the
 # NRPE snippet, the systemd units, the sudoers example, the Zabbix agent file and
@@ -40,8 +40,8 @@ mkdir -p "$out"
 work=$(mktemp -d "$out/.package.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# file SOURCE|- DEST MODE: one file into a staged tree (stdin for -).
-file() {
+# put SOURCE|- DEST MODE: one file into a staged tree (stdin for -).
+put() {
   install -d -m 0755 "$(dirname "$2")"
   if [ "$1" = - ]; then cat >"$2"; else cat "$1" >"$2"; fi
   chmod "$3" "$2"
@@ -55,7 +55,7 @@ stage() {
   # The bundle, its shebang naming the interpreter the nodejs package installs (Debian's
   # and RHEL's both give /usr/bin/node) instead of looking it up on PATH.
   [ "$(head -n 1 "$bundle")" = '#!/usr/bin/env node' ] || { echo "package: $bundle does not start with #!/usr/bin/env node" >&2; exit 1; }
-  { echo '#!/usr/bin/node'; tail -n +2 "$bundle"; } | file - "$root$plugindir/check_ephemeral_ports" 0755
+  { echo '#!/usr/bin/node'; tail -n +2 "$bundle"; } | put - "$root$plugindir/check_ephemeral_ports" 0755
 
   # Icinga 2: both CheckCommands in one file on the ITL's include path, `include <ephemeral_ports>`.
   {
@@ -66,7 +66,7 @@ stage() {
     cat icinga/ephemeral_ports.conf
     echo
     cat icinga/ephemeral_ports_sudo.conf
-  } | file - "$root/usr/share/icinga2/include/ephemeral_ports" 0644
+  } | put - "$root/usr/share/icinga2/include/ephemeral_ports" 0644
 
   # Nagios: the command definition of nagios-local.cfg.example ($USER1$ is the plugin directory).
   {
@@ -75,18 +75,18 @@ stage() {
     echo '# ($ARG1$ holds the options). Other hosts: check_nrpe!check_ephemeral_ports (the NRPE snippet).'
     echo
     awk '/^define command/,/^}/' icinga/nagios-local.cfg.example
-  } | file - "$root$nagiosdir/check_ephemeral_ports.cfg" 0644
+  } | put - "$root$nagiosdir/check_ephemeral_ports.cfg" 0644
 
-  sed "${paths[@]}" icinga/nrpe.cfg | file - "$root$nrpedir/check_ephemeral_ports.cfg" 0644
-  sed "${paths[@]}" icinga/zabbix/check_ephemeral_ports.conf | file - "$root$zabbixdir/check_ephemeral_ports.conf" 0644
+  sed "${paths[@]}" icinga/nrpe.cfg | put - "$root$nrpedir/check_ephemeral_ports.cfg" 0644
+  sed "${paths[@]}" icinga/zabbix/check_ephemeral_ports.conf | put - "$root$zabbixdir/check_ephemeral_ports.conf" 0644
   for unit in ephemeral-ports-textfile.service ephemeral-ports-textfile.timer; do
-    sed "${paths[@]}" "icinga/$unit" | file - "$root$unitdir/$unit" 0644
+    sed "${paths[@]}" "icinga/$unit" | put - "$root$unitdir/$unit" 0644
   done
   # Inert until an operator copies it into /etc/sudoers.d (a live rule must be a choice).
-  sed "${paths[@]}" icinga/sudoers | file - "$root/usr/share/check-ephemeral-ports/sudoers" 0644
-  file icinga/zabbix/template_ephemeral_ports.yaml "$root/usr/share/check-ephemeral-ports/zabbix/template_ephemeral_ports.yaml" 0644
+  sed "${paths[@]}" icinga/sudoers | put - "$root/usr/share/check-ephemeral-ports/sudoers" 0644
+  put icinga/zabbix/template_ephemeral_ports.yaml "$root/usr/share/check-ephemeral-ports/zabbix/template_ephemeral_ports.yaml" 0644
 
-  node scripts/manpage.mjs "$bundle" "$plugindir/check_ephemeral_ports" "$date" | gzip -9n | file - "$root/usr/share/man/man1/check_ephemeral_ports.1.gz" 0644
+  node scripts/manpage.mjs "$bundle" "$plugindir/check_ephemeral_ports" "$date" | gzip -9n | put - "$root/usr/share/man/man1/check_ephemeral_ports.1.gz" 0644
 }
 
 # Every directory 0755, every mtime SOURCE_DATE_EPOCH.
@@ -99,9 +99,9 @@ normalize() {
 deb=$work/deb
 stage "$deb" /usr/lib/nagios/plugins /etc/nagios/nrpe.d /etc/zabbix/zabbix_agentd.conf.d /etc/nagios-plugins/config /lib/systemd/system
 doc=$deb/usr/share/doc/check-ephemeral-ports
-gzip -9n <packaging/debian/changelog | file - "$doc/changelog.gz" 0644
-file packaging/debian/copyright "$doc/copyright" 0644
-file packaging/debian/lintian-overrides "$deb/usr/share/lintian/overrides/check-ephemeral-ports" 0644
+gzip -9n <packaging/debian/changelog | put - "$doc/changelog.gz" 0644
+put packaging/debian/copyright "$doc/copyright" 0644
+put packaging/debian/lintian-overrides "$deb/usr/share/lintian/overrides/check-ephemeral-ports" 0644
 install -d -m 0755 "$deb/DEBIAN"
 # Everything under /etc is a conffile: dpkg keeps an operator's edits.
 (cd "$deb" && find etc -type f | sort | sed 's|^|/|') >"$deb/DEBIAN/conffiles"
