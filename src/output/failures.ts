@@ -83,6 +83,7 @@ export function failuresJson(j: FailuresJudged | null) {
   return {
     failures: {
       status: stateName(j.state),
+      state: j.state,
       since: f.since,
       until: f.until,
       total: f.total,

@@ -40,7 +40,7 @@ test('named first in the summary when they alert; "at least" after an overflow',
 });
 
 test('JSON: the contract, or "not counted: why"', () => {
-  assert.deepEqual(failuresJson(judgeFailures(base, byDefault)), { failures: { status: 'CRITICAL', since: base.since, until: base.until, total: 37, lost: 0, tuples: base.tuples, rearmed: [] } });
+  assert.deepEqual(failuresJson(judgeFailures(base, byDefault)), { failures: { status: 'CRITICAL', state: 2, since: base.since, until: base.until, total: 37, lost: 0, tuples: base.tuples, rearmed: [] } });
   assert.deepEqual(failuresJson(judgeFailures({ counted: false, reason: 'needs root (tracefs belongs to root)' }, byDefault)), { failures: 'not counted: needs root (tracefs belongs to root)' });
   assert.deepEqual(failuresJson(null), {});
 });
