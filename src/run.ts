@@ -65,13 +65,13 @@ const OWNERS_SHARE = 0.9;
 async function check(options: Options, host: Host, onStage: (stage: string) => void, signal: AbortSignal): Promise<RunResult> {
   const deadline = Date.now() + options.timeoutSeconds * 1000 * OWNERS_SHARE;
   if (options.namespaces !== null) return checkAcross(options, host, onStage, signal, deadline);
-  const failures = await failuresOnce(options, host, onStage, signal);
   const { procRoot } = options;
   onStage(`reading ${procRoot}/sys/net/ipv4`);
   const kernel = await readSettings(host, procRoot);
   const ssBudgetMs = options.timeoutSeconds * 1000 * SS_SHARE;
   const reading = { host, procRoot, settings: { kernel, read: true }, source: options.source, ssBudgetMs, signal, onStage, own: true, root: host.euid === 0 };
   const judgement = await judgeNamespace(reading, options);
+  const failures = await failuresOnce(options, host, onStage, signal);
   const { settings, source } = judgement;
   const verdict = withFailures(judgement.verdict, failures, options.failures.thresholds);
   // Owners only on the live kernel: a copy given with --proc has no processes.
@@ -87,7 +87,11 @@ async function check(options: Options, host: Host, onStage: (stage: string) => v
   return { exitCode: verdict.state, stdout };
 }
 
-/** The failed connect()s (--failures): host-wide, so read once per run, namespaces or not. */
+/**
+ * The failed connect()s (--failures): host-wide, so read once per run, namespaces or not.
+ * Read after the sockets: a drain consumes the events, so nothing that may still fail (a
+ * socket source, -t) should come between it and the output.
+ */
 async function failuresOnce(options: Options, host: Host, onStage: (stage: string) => void, signal: AbortSignal): Promise<FailuresJudged | null> {
   if (options.failures.mode !== null) onStage('reading the trace instance of failed connect()s');
   return checkFailures(host, options.failures, signal);
@@ -95,8 +99,8 @@ async function failuresOnce(options: Options, host: Host, onStage: (stage: strin
 
 /** --namespaces: each namespace judged on its own, then one verdict over all of them. */
 async function checkAcross(options: Options, host: Host, onStage: (stage: string) => void, signal: AbortSignal, deadline: number): Promise<RunResult> {
-  const failures = await failuresOnce(options, host, onStage, signal);
   const across = await checkNamespaces(options, host, onStage, signal);
+  const failures = await failuresOnce(options, host, onStage, signal);
   const limit = options.top === 0 ? Infinity : options.top;
   const verdict = withFailures(decideAcross(across, options.thresholds, limit, options.tuplePerfdata ? limit : 0), failures, options.failures.thresholds);
   const every = options.owners || options.verbose > 0;
