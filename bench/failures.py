@@ -8,7 +8,7 @@ ESTABLISHED -> CLOSE, the server's accepted socket SYN_RECV -> ESTABLISHED -> CL
 
 Root, in a private network namespace (the loop's sockets stay there):
 
-    unshare -n python3 bench/failures.py dist/check_ephemeral_ports [ROUNDS [CONNECTIONS]]
+    unshare -n python3 bench/failures.py dist/check_ephemeral_ports [ROUNDS [CONNECTIONS [fine]]]
 
 Each round measures both modes, the order alternating (off/on, then on/off), so a drift of
 the machine's load falls on both alike. The mode is set by the check itself: `--failures`
@@ -16,6 +16,10 @@ arms its instance, `--failures=off` removes it (it is removed at the end too). E
 prints connections per second of wall time and per second of CPU time (user + system of
 this process: the kernel's work of the loop is system time), and the ratio armed/off of
 the pair. Python's own overhead is in both alike.
+
+`fine`: the check arms its instance once, then each round switches only the instance's event
+on and off (its `enable` file), which is all that arming changes for a connect(): many short
+runs alternate quickly, so the machine's drift between the two halves of a pair is smaller.
 """
 import json
 import resource
@@ -35,6 +39,14 @@ def set_mode(bundle, armed):
     counting = isinstance(failures, dict)
     if counting != armed:
         raise RuntimeError(f'{arg}: failures {failures!r}')
+
+
+EVENT_ENABLE = '/sys/kernel/tracing/instances/check_ephemeral_ports/events/sock/inet_sock_set_state/enable'
+
+
+def set_event(on):
+    with open(EVENT_ENABLE, 'w') as f:
+        f.write('1' if on else '0')
 
 
 def loop(n):
@@ -63,14 +75,20 @@ def main():
     bundle = sys.argv[1]
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 6
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 20000
+    fine = len(sys.argv) > 4 and sys.argv[4] == 'fine'
     subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
     loop(2000)  # warm-up
     results = []
+    if fine:
+        set_mode(bundle, True)
     try:
         for r in range(rounds):
             pair = {}
             for armed in ((False, True) if r % 2 == 0 else (True, False)):
-                set_mode(bundle, armed)
+                if fine:
+                    set_event(armed)
+                else:
+                    set_mode(bundle, armed)
                 pair['armed' if armed else 'off'] = loop(n)
             ratio_wall = pair['armed'][0] / pair['off'][0]
             ratio_cpu = pair['armed'][1] / pair['off'][1]
@@ -82,7 +100,9 @@ def main():
         set_mode(bundle, False)
     walls = sorted(w for w, _ in results)
     cpus = sorted(c for _, c in results)
-    print(f'median armed/off over {rounds} rounds of {n} connections: {walls[len(walls) // 2]:.3f} wall, {cpus[len(cpus) // 2]:.3f} cpu')
+    q = len(cpus) // 4
+    print(f'median armed/off over {rounds} rounds of {n} connections: {walls[len(walls) // 2]:.3f} wall, '
+          f'{cpus[len(cpus) // 2]:.3f} cpu (quartiles {cpus[q]:.3f}-{cpus[-1 - q]:.3f})')
 
 
 if __name__ == '__main__':

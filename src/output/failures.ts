@@ -40,7 +40,8 @@ export function failuresSummary(j: FailuresJudged | null): string | null {
   const n = failuresAtLeast(f);
   const bound = f.lost > 0 ? 'at least ' : '';
   const dests = new Set(f.tuples.map(destination));
-  if (dests.size === 1) return `${bound}${connects(n)} to ${destination(f.tuples[0])} failed for want of a local port ${since(f)}`;
+  // Lost events name no destination: then the count is not one destination's.
+  if (dests.size === 1 && f.lost === 0) return `${bound}${connects(n)} to ${destination(f.tuples[0])} failed for want of a local port ${since(f)}`;
   const named = f.tuples.slice(0, NAMED).map((t) => `${t.count} to ${destination(t)}`);
   const more = f.tuples.length > NAMED ? `, ${f.tuples.length - NAMED} more tuples` : '';
   return `${bound}${connects(n)} failed for want of a local port ${since(f)}${named.length > 0 ? ` (${named.join(', ')}${more})` : ''}`;

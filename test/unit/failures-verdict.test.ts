@@ -35,7 +35,7 @@ test('named first in the summary when they alert; "at least" after an overflow',
   assert.equal(leadWithFailures(usage, judgeFailures(base, byDefault)), `37 connect()s to 10.0.0.5:5432 failed for want of a local port since 08:41:02 UTC; ${usage}`);
   assert.equal(leadWithFailures(usage, judgeFailures(base, { warning: null, critical: 100 })), usage);
   const lost = judgeFailures({ ...base, lost: 5 }, byDefault);
-  assert.match(leadWithFailures(usage, lost), /^at least 42 connect\(\)s to 10\.0\.0\.5:5432 failed/);
+  assert.match(leadWithFailures(usage, lost), /^at least 42 connect\(\)s failed for want of a local port since 08:41:02 UTC \(37 to 10\.0\.0\.5:5432\); /);
   assert.match(failuresLines(lost).at(-1) ?? '', /5 more failed connect\(\)s were lost to a full trace buffer: the counts are lower bounds/);
 });
 
