@@ -2,7 +2,7 @@
  * Shared test plumbing. Tests that need root, unshare or a daemon skip on a developer's
  * laptop, but under CI=true a skip would hide a hole: there the test runs and fails.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -58,6 +58,38 @@ export interface BundleRun {
 export function runBundle(args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): BundleRun {
   const r = spawnSync(BUNDLE, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, timeout: 30_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * A python3 script run in a fresh network namespace of its own (`unshare -n`): `input` as
+ * JSON on its stdin, its JSON stdout parsed; a failure carries its stderr.
+ */
+export function runInFreshNamespace<T>(script: string, input: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('unshare', ['-n', 'python3', script], { stdio: ['pipe', 'pipe', 'pipe'], timeout: 60_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (code !== 0) return reject(new Error(`${script} failed (${code ?? signal}):\n${stderr}`));
+      resolve(JSON.parse(stdout) as T);
+    });
+    child.stdin.end(JSON.stringify(input));
+  });
+}
+
+/** runBundle without blocking the test's event loop (for runs side by side). */
+export function runBundleAsync(args: readonly string[]): Promise<BundleRun> {
+  return new Promise((resolve) => {
+    const child = spawn(BUNDLE, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 /**

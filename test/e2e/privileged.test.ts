@@ -10,7 +10,7 @@
  *   planted PATH or NODE_OPTIONS changes nothing.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ import { KernelError } from '../../src/host/errors';
 import type { Host } from '../../src/host/host';
 import { nodeHost } from '../../src/host/node-host';
 import { run } from '../../src/run';
-import { BUNDLE, BUSY_BUNDLE, bundleMissing, FIXTURES, namespacesUnavailable, ROOT, skipUnless } from '../helpers';
+import { BUSY_BUNDLE, bundleMissing, FIXTURES, namespacesUnavailable, ROOT, runBundleAsync, skipUnless } from '../helpers';
 import { SUDO, SudoUser, sudoUnavailable, type UserRun } from '../sudo';
 
 /** Every file the check reads from /proc (or a copy of it). */
@@ -117,7 +117,7 @@ describe('as root (not through sudo): a symlinked secret is named, never shown',
     // Side by side, a few at a time: each run is a Node start-up.
     for (let i = 0; i < cases.length; i += 6) {
       const batch = cases.slice(i, i + 6);
-      const results = await Promise.all(batch.map((c) => runAsync(c.args)));
+      const results = await Promise.all(batch.map((c) => runBundleAsync(c.args)));
       batch.forEach(({ what, file }, k) => {
         const r = results[k];
         assert.equal(r.status, 3, `${what}: ${r.stdout}`);
@@ -134,17 +134,6 @@ describe('as root (not through sudo): a symlinked secret is named, never shown',
   });
 });
 
-/** The bundle as a subprocess, without blocking the test's event loop. */
-function runAsync(args: readonly string[]): Promise<UserRun> {
-  return new Promise((resolve) => {
-    const child = spawn(BUNDLE, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 describe('through a real sudo, run by an unprivileged user', { skip: skipUnless(sudoUnavailable()) }, () => {
   let user: SudoUser;

@@ -13,7 +13,7 @@ import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { BUFFER_KB } from '../../src/sources/trace/instance';
-import { BUNDLE, bundleMissing, runBundle, skipUnless, stageForOtherUser, type BundleRun } from '../helpers';
+import { BUNDLE, bundleMissing, runBundle, runBundleAsync, skipUnless, stageForOtherUser, type BundleRun } from '../helpers';
 import { ensureTracefs, runFailures, traceUnavailable } from './trace';
 
 const skip = skipUnless(traceUnavailable() || bundleMissing());
@@ -121,16 +121,6 @@ test('a buffer forced to overflow: the count says it is a lower bound', { skip }
   assert.deepEqual(ours(counted(check()), [27401]), {});
 });
 
-function runAsync(args: readonly string[]): Promise<BundleRun> {
-  return new Promise((resolve) => {
-    const child = spawn(BUNDLE, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 const [major, minor] = release().split('.').map(Number);
 const exclusiveKernel = major > 6 || (major === 6 && minor >= 6);
@@ -139,7 +129,7 @@ test('two checks at once neither split nor double the events', { skip: skip || (
   check();
   const [outcome] = await runFailures([{ op: 'fail', local: '127.27.5.1', remote: '127.27.5.2', port: 27501, n: 6 }]);
   assert.equal(outcome.failed, 6);
-  const both = (await Promise.all([runAsync(ARGS), runAsync(ARGS)])).map(parse);
+  const both = (await Promise.all([runBundleAsync(ARGS), runBundleAsync(ARGS)])).map(parse);
   const counts = both.map((c) => ours(counted(c), [27501])['127.27.5.1 127.27.5.2 27501'] ?? 0);
   assert.equal(counts[0] + counts[1], 6, `counts ${counts.join(' and ')}`);
   assert.ok(counts.includes(6), `split: ${counts.join(' and ')}`);

@@ -5,9 +5,8 @@
  * nothing here knows what the check should say.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { BUNDLE, groundTruthUnavailable, ROOT, skipUnless, type BundleRun } from '../helpers';
+import { BUNDLE, groundTruthUnavailable, ROOT, runInFreshNamespace, skipUnless, type BundleRun } from '../helpers';
 
 const SCRIPT = join(ROOT, 'test', 'groundtruth', 'sockets.py');
 
@@ -122,20 +121,8 @@ export interface Verified {
 }
 
 /** Runs the steps in a fresh namespace; one result per step (null for building steps). */
-export function runScenario(steps: Step[]): Promise<unknown[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('unshare', ['-n', 'python3', SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'], timeout: 60_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (code !== 0) return reject(new Error(`sockets.py failed (${code ?? signal}):\n${stderr}`));
-      resolve((JSON.parse(stdout) as { results: unknown[] }).results);
-    });
-    child.stdin.end(JSON.stringify({ bundle: BUNDLE, steps }));
-  });
+export async function runScenario(steps: Step[]): Promise<unknown[]> {
+  return (await runInFreshNamespace<{ results: unknown[] }>(SCRIPT, { bundle: BUNDLE, steps })).results;
 }
 
 const STATES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'];

@@ -5,10 +5,10 @@
  * uses addresses and ports of its own (127.27.x.y, fd27::/64, ports 27xxx) and the tests
  * count only those tuples.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { commandMissing, namespacesUnavailable, ROOT } from '../helpers';
+import { commandMissing, namespacesUnavailable, ROOT, runInFreshNamespace } from '../helpers';
 
 const SCRIPT = join(ROOT, 'test', 'groundtruth', 'failures.py');
 export const TRACEFS = '/sys/kernel/tracing';
@@ -39,18 +39,6 @@ export interface Outcome {
 }
 
 /** Runs the steps in a fresh namespace (range 40000-40003): what each connect() got. */
-export function runFailures(steps: Scenario[], range: [number, number] = [40000, 40003]): Promise<Outcome[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('unshare', ['-n', 'python3', SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'], timeout: 60_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (code !== 0) return reject(new Error(`failures.py failed (${code ?? signal}):\n${stderr}`));
-      resolve((JSON.parse(stdout) as { results: Outcome[] }).results);
-    });
-    child.stdin.end(JSON.stringify({ range, steps }));
-  });
+export async function runFailures(steps: Scenario[], range: [number, number] = [40000, 40003]): Promise<Outcome[]> {
+  return (await runInFreshNamespace<{ results: Outcome[] }>(SCRIPT, { range, steps })).results;
 }
