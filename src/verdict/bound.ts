@@ -10,7 +10,7 @@ import type { SocketCounts } from '../kernel/sockstat';
 import { State } from '../nagios/state';
 import type { Range } from '../nagios/range';
 import { filtersTuples, type Selection } from './selection';
-import type { Thresholds } from './verdict';
+import type { Thresholds, Verdict } from './verdict';
 
 /** What the bound reads: the counts, and the port space the namespace is judged with. */
 export interface CountedNamespace {
@@ -128,4 +128,43 @@ function worstState(b: PoolBound, leastChurnHeadroom: number | null, t: Threshol
 export function alertsWithin(range: Range, low: number, high: number): boolean {
   if (range.inside) return range.start <= high && range.end >= low;
   return low < range.start || high > range.end;
+}
+
+/** A namespace must be listed when its bound could alert, or when it has none (no counts). */
+export function mayAlert(bound: NamespaceBound | null): boolean {
+  return bound === null || bound.state !== State.OK;
+}
+
+/** The worst pool listed so far, as worstFirst ranks pools: its state, then its ports left. */
+export interface WorstSoFar {
+  readonly state: State;
+  readonly remaining: number;
+}
+
+/** The worst pool, and the worst TCP tuple, of the namespaces listed so far (null: none). */
+export function worstListed(verdicts: readonly Verdict[]): { worst: WorstSoFar | null; worstTcp: WorstSoFar | null } {
+  let worst: WorstSoFar | null = null;
+  let worstTcp: WorstSoFar | null = null;
+  const worse = (a: WorstSoFar, b: WorstSoFar | null) => b === null || a.state > b.state || (a.state === b.state && a.remaining < b.remaining);
+  for (const v of verdicts) {
+    const first = v.judged[0];
+    if (first !== undefined && worse({ state: first.state, remaining: first.pool.remaining }, worst)) worst = { state: first.state, remaining: first.pool.remaining };
+    const tcp = v.judged.find((j) => j.pool.protocol === 'tcp');
+    if (tcp !== undefined && worse({ state: tcp.state, remaining: tcp.pool.remaining }, worstTcp)) worstTcp = { state: tcp.state, remaining: tcp.pool.remaining };
+  }
+  return { worst, worstTcp };
+}
+
+/**
+ * Could a namespace left unlisted (its bound cannot alert: every pool of it is OK) hold a
+ * pool that a walk of every namespace would rank first, or the first TCP tuple (whose churn
+ * is in perfdata)? Only while the worst listed is OK, and has as few ports left or more
+ * (a tie is settled by usage and names, which the bound does not know).
+ */
+export function couldRankFirst(bound: NamespaceBound, listed: { worst: WorstSoFar | null; worstTcp: WorstSoFar | null }): boolean {
+  const before = (least: number, w: WorstSoFar | null) => w === null || (w.state === State.OK && least <= w.remaining);
+  // The UDP pool is judged whenever UDP is; a tuple needs a socket.
+  if (bound.udp !== null && before(bound.udp.leastRemaining, listed.worst)) return true;
+  if (bound.tcp === null || bound.tcp.sockets === 0) return false;
+  return before(bound.tcp.leastRemaining, listed.worst) || before(bound.tcp.leastRemaining, listed.worstTcp);
 }

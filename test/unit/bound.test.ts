@@ -12,7 +12,7 @@ import { Range } from '../../src/nagios/range';
 import { State } from '../../src/nagios/state';
 import { PoolBuilder } from '../../src/pools/pool-builder';
 import { PortSpace } from '../../src/pools/port-space';
-import { alertsWithin, boundNamespace, usablePorts } from '../../src/verdict/bound';
+import { alertsWithin, boundNamespace, couldRankFirst, mayAlert, usablePorts, worstListed } from '../../src/verdict/bound';
 import { rankPools } from '../../src/verdict/ranking';
 import type { Selection } from '../../src/verdict/selection';
 import { decide, type Thresholds, type Verdict } from '../../src/verdict/verdict';
@@ -281,4 +281,38 @@ test('500 random namespaces: no pool the check computes beats the bound, nor its
     const selection = pick([all, { ...all, udp: false }, { ...all, tcp: false }]);
     assertWithin(ns, t, pick([Infinity, 1]), selection);
   }
+});
+
+test('a namespace left unlisted is listed still when a pool of it could rank first', () => {
+  const quiet = new Namespace({ low: 32768, high: 60999 });
+  for (let i = 0; i < 1000; i++) quiet.tcp('127.0.0.1', 33000 + i, '10.0.0.5', 80, TcpState.ESTABLISHED);
+  const b = quiet.bound(th());
+  assert.equal(mayAlert(b), false);
+  assert.equal(mayAlert(null), true, 'no counts, no bound: it is listed');
+  const least = b.leastRemaining; // 28,232 - 1,000
+  // A WARNING tuple listed elsewhere: nothing OK ranks before it.
+  const warning = { state: State.WARNING, remaining: 10 };
+  assert.equal(couldRankFirst(b, { worst: warning, worstTcp: warning }), false);
+  // No TCP tuple listed anywhere: this one's would be the first (its churn is in perfdata).
+  assert.equal(couldRankFirst(b, { worst: warning, worstTcp: null }), true);
+  // An OK pool listed elsewhere with fewer ports left: it stays first.
+  assert.equal(couldRankFirst(b, { worst: { state: State.OK, remaining: least - 1 }, worstTcp: { state: State.OK, remaining: least - 1 } }), false);
+  // As many left (a tie) or more: this one could come first.
+  assert.equal(couldRankFirst(b, { worst: { state: State.OK, remaining: least }, worstTcp: { state: State.OK, remaining: 0 } }), true);
+  // The first TCP tuple too: a UDP pool first elsewhere leaves it open.
+  assert.equal(couldRankFirst(b, { worst: { state: State.OK, remaining: 5 }, worstTcp: { state: State.OK, remaining: least + 1 } }), true);
+  assert.equal(couldRankFirst(b, { worst: null, worstTcp: null }), true);
+  // No TCP socket and no UDP pool judged: no pool at all.
+  const empty = new Namespace({ low: 32768, high: 60999 });
+  assert.equal(couldRankFirst(empty.bound(th(), { ...all, udp: false }), { worst: null, worstTcp: null }), false);
+});
+
+test('the worst listed: the worst state first, then the fewest ports left', () => {
+  const a = new Namespace({ low: 40000, high: 40099 });
+  for (let i = 0; i < 30; i++) a.tcp('127.0.0.1', 40000 + 2 * i, '10.0.0.5', 80, TcpState.ESTABLISHED);
+  const b = new Namespace({ low: 40000, high: 40099 });
+  for (let i = 0; i < 75; i++) b.udp(40000 + i);
+  const listed = worstListed([a.verdict(th()), b.verdict(th())]);
+  assert.deepEqual(listed.worst, { state: State.WARNING, remaining: 25 });
+  assert.deepEqual(listed.worstTcp, { state: State.OK, remaining: 70 });
 });
