@@ -5,12 +5,13 @@
  * pools could have, and so the worst state it could be in. A namespace that cannot alert by
  * its bound need not be listed (docs/namespaces.md, "The bound", where the proof is).
  */
-import type { PortRange } from '../kernel/sysctl';
-import type { SocketCounts } from '../kernel/sockstat';
+import type { PortRange } from '../model/settings';
+import type { SocketCounts } from '../model/counts';
 import { State } from '../nagios/state';
 import type { Range } from '../nagios/range';
 import { filtersTuples, type Selection } from './selection';
-import type { Thresholds, Verdict } from './verdict';
+import type { Thresholds } from './judge';
+import type { Verdict } from './verdict';
 
 /** What the bound reads: the counts, and the port space the namespace is judged with. */
 export interface CountedNamespace {

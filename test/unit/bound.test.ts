@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { SocketCounts } from '../../src/kernel/sockstat';
-import { TcpState, UdpState } from '../../src/kernel/records';
-import type { PortRange } from '../../src/kernel/sysctl';
+import type { SocketCounts } from '../../src/model/counts';
+import { TcpState, UdpState } from '../../src/model/records';
+import type { PortRange } from '../../src/model/settings';
 import { Range } from '../../src/nagios/range';
 import { State } from '../../src/nagios/state';
 import { PoolBuilder } from '../../src/pools/pool-builder';
@@ -15,7 +15,8 @@ import { PortSpace } from '../../src/pools/port-space';
 import { alertsWithin, boundNamespace, couldRankFirst, mayAlert, usablePorts, worstListed } from '../../src/verdict/bound';
 import { rankPools } from '../../src/verdict/ranking';
 import type { Selection } from '../../src/verdict/selection';
-import { decide, type Thresholds, type Verdict } from '../../src/verdict/verdict';
+import type { Thresholds } from '../../src/verdict/judge';
+import { decide, type Verdict } from '../../src/verdict/verdict';
 
 const all: Selection = { tcp: true, udp: true, families: [4, 6], remote: null, local: null, remotePorts: [] };
 const th = (w = '70', c = '90', more: Partial<Thresholds> = {}): Thresholds => ({ warning: Range.parse(w), critical: Range.parse(c), warningRemaining: null, criticalRemaining: null, warningChurn: null, criticalChurn: null, ...more });
