@@ -10,7 +10,8 @@ namespace of the writer), and makes CONNECTIONS connections from 127.0.0.1 to a 
 its own on 127.0.0.1:1000, below any range: one tuple, client ports chosen by connect().
 Both ends are held here: 2 x CONNECTIONS + 1 sockets per namespace, as a pod with that many
 connections to one service would show them. One holder for every namespace keeps a node of
-500 pods within memory (a Python process each would take gigabytes). Prints `ready N`
+500 pods within memory (a Python process each would take gigabytes); the benchmark starts
+one per 18,000 sockets (the open-file limit). Prints `ready N`
 (sockets made) and holds everything until stdin closes.
 """
 import ctypes
@@ -71,8 +72,10 @@ def main():
         port_range = tuple(int(p) for p in fields[2].split('-')) if len(fields) > 2 else None
         shares.append((int(fields[0]), int(fields[1]), port_range))
     needed = sum(2 * c + 1 for _, c, _ in shares) + 64
-    limit = max(needed, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if needed > hard:
+        sys.exit(f'fleet: {needed} descriptors needed, the limit is {hard}: give fewer namespaces to each fleet.py')
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     held = []
     for pid, connections, port_range in shares:
         enter(pid)

@@ -12,6 +12,7 @@ import type { Options } from '../cli/options';
 import { KernelError } from '../host/errors';
 import { findHelper } from '../host/helpers';
 import type { Host } from '../host/host';
+import { socketsCounted, type SocketCounts } from '../model/counts';
 import type { NamespaceReading } from '../model/reading';
 import type { Settings, SourceChoice } from '../model/settings';
 import { State } from '../nagios/state';
@@ -94,10 +95,8 @@ async function stillThere(host: Host, ref: NamespaceRef): Promise<boolean> {
   return ref.procRoot === null || (await inode(`${ref.procRoot}/net/tcp`)) === ref.tables;
 }
 
-/** What its counts say, with the settings it is judged with; null when they cannot be read. */
-async function boundOf(host: Host, ref: NamespaceRef, settings: Settings, options: Options): Promise<NamespaceBound | null> {
-  if (ref.procRoot === null) return null;
-  const counts = await readSocketCounts(host, ref.procRoot);
+/** What its counts say, with the settings it is judged with; null without counts. */
+function boundOf(counts: SocketCounts | null, settings: Settings, options: Options): NamespaceBound | null {
   if (counts === null) return null;
   return boundNamespace({ counts, range: settings.kernel.range, reserved: settings.kernel.reserved }, options);
 }
@@ -190,12 +189,17 @@ export async function checkNamespaces(options: Options, host: Host, onStage: (st
       }),
     );
   };
+  // Every namespace's counts first: a file each, no program. A namespace with more sockets
+  // can reach a threshold with a wider range, so its sysctls are read first.
+  onStage('reading the socket counts of the network namespaces');
+  const counts = await Promise.all(refs.map((ref) => (ref.procRoot === null ? null : readSocketCounts(host, ref.procRoot))));
+  const size = (i: number) => (counts[i] === null ? Infinity : socketsCounted(counts[i]!, { tcp: true, udp: true }));
   let anyMayAlert = false;
   refs.forEach((ref, i) =>
-    schedule.add([1, ref.own ? 0 : 1, i], () =>
+    schedule.add([1, ref.own ? 0 : 1, -size(i), i], () =>
       step(i, undefined, async (stop) => {
         const settings = await settingsOf(host, ref, h, stop);
-        const bound = await boundOf(host, ref, settings, options);
+        const bound = boundOf(counts[i], settings, options);
         counted[i] = { settings, bound };
         done++;
         progress();

@@ -247,14 +247,15 @@ test('when no namespace could alert, none is listed: the status line says so, an
   assert.match(text, /\| worst_usage=5%;70;90;0;100 worst_used=155;;;0 worst_remaining=190;;;0 namespaces=3;;;0 namespaces_unchecked=0;;;0 namespaces_bounded=3;;;0\n$/);
 });
 
-test('a namespace at risk is listed as soon as its counts say so, before the counts of the rest; the check\'s own first', async () => {
+test('every namespace\'s counts first; then the check\'s own, then the busiest\'s sysctls, each listed as soon as its counts say so', async () => {
   const files = { ...OWN_SYSCTLS, '/proc/net/sockstat': sockstat(150), '/proc/20/net/sockstat': sockstat(190), '/proc/30/net/sockstat': sockstat(30_000) };
   const host = fakeProc(PROCESSES, { self: 1, files, tcp: TABLES, euid: 0, sysctl: ROOT_SYSCTLS });
   // One worker: the order is the schedule's alone.
   Object.assign(host, { parallelism: 1 });
   await run(['--namespaces', 'all', '--source', 'proc', '--format', 'json', '--tcp'], host);
   const order = host.reads.filter((p) => /\/net\/(tcp|sockstat)$/.test(p));
-  assert.deepEqual(order.slice(0, 6), ['/proc/net/sockstat', '/proc/net/tcp', '/proc/20/net/sockstat', '/proc/20/net/tcp', '/proc/30/net/sockstat', '/proc/30/net/tcp']);
+  assert.deepEqual(order.slice(0, 6), ['/proc/net/sockstat', '/proc/20/net/sockstat', '/proc/30/net/sockstat', '/proc/net/tcp', '/proc/30/net/tcp', '/proc/20/net/tcp']);
+  assert.deepEqual(host.spawned.map((argv) => argv[1]), ['--net=/proc/30/ns/net', '--net=/proc/20/ns/net']);
 });
 
 test('--walk all lists every namespace; --walk needs --namespaces', async () => {
