@@ -30,6 +30,12 @@ import { Schedule } from './schedule';
 export const NAMESPACE_POOL = 4;
 /** The share of -t the namespaces may take; the rest is for the verdict and the output. */
 export const NAMESPACE_SHARE = 0.75;
+/**
+ * The share of -t in which other namespaces' sysctls are read (a program each, as root):
+ * past it, the rest are assumed as without root (and said), so that every namespace is
+ * still checked, and the listings of those at risk still have time.
+ */
+export const SETTINGS_SHARE = 0.5;
 
 /** A namespace that cannot be read; the message says why. */
 class Unreadable extends Error {}
@@ -41,10 +47,14 @@ interface Helpers {
 }
 
 /** The namespace's own sysctls when we may enter it; otherwise the defaults, and why. */
-async function settingsOf(host: Host, ref: NamespaceRef, h: Helpers, signal: AbortSignal): Promise<Settings> {
+/**
+ * @param late why there is no time left to read them (SETTINGS_SHARE), or null
+ */
+async function settingsOf(host: Host, ref: NamespaceRef, h: Helpers, late: string | null, signal: AbortSignal): Promise<Settings> {
   if (ref.own) return { kernel: await readSettings(host, '/proc'), read: true };
   let why: string;
   if (!h.root) why = 'reading them means entering the namespace, which needs root';
+  else if (late !== null) why = late;
   else if (ref.door === null) why = 'its namespace link cannot be read, not even by root';
   else if ('why' in h.nsenter) why = h.nsenter.why;
   else if ('why' in h.sysctl) why = h.sysctl.why;
@@ -124,6 +134,9 @@ export async function checkNamespaces(options: Options, host: Host, onStage: (st
   // Past the deadline, what has not been read is left unread: the verdict on the others
   // is worth more than a timeout that says nothing.
   const budgetMs = options.timeoutSeconds * 1000 * NAMESPACE_SHARE;
+  const settingsBudgetMs = options.timeoutSeconds * 1000 * SETTINGS_SHARE;
+  const started = Date.now();
+  const settingsLate = () => (Date.now() - started < settingsBudgetMs ? null : `not read within ${seconds(settingsBudgetMs)} (-t ${options.timeoutSeconds}), with ${refs.length} namespaces to read`);
   const late = new AbortController();
   const timer = setTimeout(() => late.abort(), budgetMs);
   const giveUp = () => late.abort();
@@ -198,7 +211,7 @@ export async function checkNamespaces(options: Options, host: Host, onStage: (st
   refs.forEach((ref, i) =>
     schedule.add([1, ref.own ? 0 : 1, -size(i), i], () =>
       step(i, undefined, async (stop) => {
-        const settings = await settingsOf(host, ref, h, stop);
+        const settings = await settingsOf(host, ref, h, settingsLate(), stop);
         const bound = boundOf(counts[i], settings, options);
         counted[i] = { settings, bound };
         done++;
