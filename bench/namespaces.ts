@@ -164,7 +164,9 @@ async function fill(pids: readonly number[], pods: readonly Pod[]): Promise<numb
   let size = 0;
   pods.forEach((pod, i) => {
     const sockets = 2 * pod.connections + 1;
-    if (size + sockets > 18_000) {
+    // A pod with a range of its own gets a holder of its own, left in its namespace: its
+    // sockets' owner is then one of its processes, as a real pod's is.
+    if (size + sockets > 18_000 || (pod.range !== undefined && size > 0)) {
       shares.push([]);
       size = 0;
     }
@@ -191,7 +193,7 @@ const SYSCTLS = ['ip_local_port_range', 'ip_local_reserved_ports', 'tcp_tw_reuse
 interface AcrossJson {
   status: string;
   summary: string;
-  namespaces: { inode: number | null; reading?: string }[];
+  namespaces: { inode: number | null; reading?: string; settings: string }[];
   unchecked: unknown[];
   tuples: { netns: number | null; status: string; remaining: number }[];
 }
@@ -206,7 +208,8 @@ function describeRun(who: string, json: AcrossJson, atRisk: number | null): stri
   const bounded = json.namespaces.length - listed;
   const worst = json.tuples[0];
   const at = worst === undefined ? 'no tuple listed' : `worst tuple ${worst.netns === atRisk && atRisk !== null ? "the at-risk pod's" : `in netns ${worst.netns}`} (${worst.status}, ${worst.remaining} left)`;
-  return `  ${who}, -t 8: ${json.status}: ${listed} listed, ${bounded} bounded, ${json.unchecked.length} not checked; ${at}\n    | ${json.summary}`;
+  const assumed = json.namespaces.filter((n) => n.settings === 'assumed').length;
+  return `  ${who}, -t 8: ${json.status}: ${listed} listed, ${bounded} bounded, ${json.unchecked.length} not checked, ${assumed} with settings assumed; ${at}\n    | ${json.summary}`;
 }
 
 async function fleet(shape: FleetShape, runs: number): Promise<void> {
