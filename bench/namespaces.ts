@@ -222,6 +222,9 @@ async function fleet(shape: FleetShape, runs: number): Promise<void> {
   console.log(`\n${shape.name}: built ${shape.pods.length} namespaces, ${sockets} sockets, in ${((Date.now() - started) / 1000).toFixed(1)} s; load average ${sh('cat', ['/proc/loadavg']).trim()}`);
   console.log(describeRun('as root', checkJson([], []), atRisk));
   console.log(describeRun('as nobody', checkJson(NOBODY, []), atRisk));
+  // What the same run costs listing every namespace, as before the bound: once, -t 60.
+  const all = measure([BUNDLE, '--namespaces', 'all', '--walk', 'all', '-t', '60']);
+  console.log(`  as root, --walk all -t 60 (every namespace listed), once: wall ${all.wallMs.toFixed(0)} ms, user ${all.userMs.toFixed(0)} ms, kernel ${all.kernelMs.toFixed(0)} ms, peak RSS ${(all.maxRssKiB / 1024).toFixed(1)} MiB`);
   const floor = `for p in ${pids.join(' ')}; do nsenter --net=/proc/$p/ns/net -- sysctl -e ${SYSCTLS.join(' ')} >/dev/null; done`;
   const commands: Command[] = [
     { name: 'check --namespaces all, as root', argv: [BUNDLE, '--namespaces', 'all'] },
