@@ -151,6 +151,9 @@ export function renderJsonAcross(v: AcrossVerdict, o: { top: number; owners?: Re
         range: { low: ns.settings.range.low, high: ns.settings.range.high, size: ns.settings.range.high - ns.settings.range.low + 1, oddSized: (ns.settings.range.high - ns.settings.range.low + 1) % 2 === 1 },
       })),
     ],
+    // perfdata's worst_*: the worst pool's figures, or bounds on them when no namespace could
+    // alert (then bound is true); null when there is neither (no namespace checked).
+    worst: worstJson(v),
     // Null when every namespace was listed; else what those not listed bound, and whether
     // those bounds, not a pool listed, are the worst figures (no namespace could alert).
     bounds: v.bounds === null ? null : { namespaces: v.bounds.namespaces, mostUsage: round(v.bounds.mostUsage), mostUsed: v.bounds.mostUsed, leastRemaining: v.bounds.leastRemaining, worstIsBound: v.bounds.decide },
@@ -161,6 +164,13 @@ export function renderJsonAcross(v: AcrossVerdict, o: { top: number; owners?: Re
     tuples: listed.map((j) => ({ netns: checked[j.at].inode, namespace: checked[j.at].name, ...poolJson(j, o.owners) })),
   };
   return `${JSON.stringify(body, null, 2)}\n`;
+}
+
+function worstJson(v: AcrossVerdict) {
+  const value = (label: string) => v.perfdata.find((p) => p.label === label)?.value;
+  const usage = value('worst_usage');
+  if (usage === undefined) return null;
+  return { usage: round(usage), used: value('worst_used'), remaining: value('worst_remaining'), bound: v.bounds?.decide ?? false };
 }
 
 function poolBoundJson(b: PoolBound | null) {
