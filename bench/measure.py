@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Runs one command (argv after `--`, stdout to /dev/null) and prints, as JSON, its wall
-time, its CPU time (user + system, its children's included: the check's ss too), its
+time, its CPU time (user + system, and each apart; its children's included: the check's
+ss too), its
 minor page faults (children's included: on a shared VM the steadiest figure of the work
 done, where a first touch of a page costs tens of µs) and peak RSS: the largest resident
 set of the process and of the children it waited for, from wait4(). CPU time is the
@@ -47,7 +48,7 @@ def main():
         os.unlink(report)
         max_rss, minor_faults = int(fields[-2]), int(fields[-1])
     cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000  # the command and the children it waited for
-    print(json.dumps({'wallMs': wall * 1000, 'cpuMs': cpu_ms, 'maxRssKiB': max_rss, 'minorFaults': minor_faults, 'exit': os.waitstatus_to_exitcode(status), 'rssFrom': 'GNU time' if report else 'wait4'}))
+    print(json.dumps({'wallMs': wall * 1000, 'cpuMs': cpu_ms, 'userMs': usage.ru_utime * 1000, 'kernelMs': usage.ru_stime * 1000, 'maxRssKiB': max_rss, 'minorFaults': minor_faults, 'exit': os.waitstatus_to_exitcode(status), 'rssFrom': 'GNU time' if report else 'wait4'}))
 
 
 if __name__ == '__main__':

@@ -12,6 +12,9 @@ export interface Sample {
   wallMs: number;
   /** User + system time, the command's children included. */
   cpuMs: number;
+  /** The same, apart: user space, and the kernel (where a walk of the socket hash goes). */
+  userMs: number;
+  kernelMs: number;
   maxRssKiB: number;
   /** Minor page faults, the command's children included. */
   minorFaults: number;

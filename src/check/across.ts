@@ -1,28 +1,41 @@
 /**
- * --namespaces: the pipeline once per network namespace, side by side in a bounded pool,
- * inside -t. A namespace that cannot be read in time, or at all, is reported as not
- * checked with the reason; one whose processes all exited meanwhile is gone (nothing is
- * left in it to run out). How that sets the state: verdict/across.ts, decideAcross.
+ * --namespaces: every namespace's sysctls and socket counts first (cheap), then the
+ * pipeline for those whose counts could reach a threshold, and for any whose pool could
+ * still be the worst of all (verdict/bound.ts): a listing walks the socket hash all
+ * namespaces share, so listing only these keeps the cost with the namespaces at risk.
+ * Side by side on as many workers as the machine has CPUs, the most urgent first, inside
+ * -t. A namespace that cannot be read in time, or at all, is reported as not checked with
+ * the reason; one whose processes all exited meanwhile is gone (nothing is left in it to
+ * run out). How that sets the state: verdict/across.ts, decideAcross.
  */
 import type { Options } from '../cli/options';
 import { KernelError } from '../host/errors';
 import { findHelper } from '../host/helpers';
 import type { Host } from '../host/host';
-import { socketsCounted } from '../model/counts';
+import { socketsCounted, type SocketCounts } from '../model/counts';
 import type { NamespaceReading } from '../model/reading';
 import type { Settings, SourceChoice } from '../model/settings';
+import { State } from '../nagios/state';
 import { chooseNamespaces, type NamespaceRef } from '../namespaces/discover';
 import { entering, NSENTER_PATHS, stoppable } from '../namespaces/enter';
 import { namespaceName } from '../namespaces/names';
 import { readSocketCounts } from '../sources/counts/sockstat';
 import { assumedSettings, readSettings, readSettingsWithSysctl, SYSCTL_PATHS } from '../sources/sysctls/read';
-import type { Across, CheckedNamespace, UncheckedNamespace } from '../verdict/across';
+import type { Across, BoundedNamespace, CheckedNamespace, UncheckedNamespace } from '../verdict/across';
+import { boundNamespace, couldRankFirst, mayAlert, worstListed, type NamespaceBound } from '../verdict/bound';
 import { judgeNamespace, type Judgement } from './namespace';
+import { Schedule } from './schedule';
 
-/** Namespaces read at once: each read is one or two programs walking the socket hash. */
+/** Namespaces read at once when the host does not say how many CPUs it has. */
 export const NAMESPACE_POOL = 4;
 /** The share of -t the namespaces may take; the rest is for the verdict and the output. */
 export const NAMESPACE_SHARE = 0.75;
+/**
+ * The share of -t in which other namespaces' sysctls are read (a program each, as root):
+ * past it, the rest are assumed as without root (and said), so that every namespace is
+ * still checked, and the listings of those at risk still have time.
+ */
+export const SETTINGS_SHARE = 0.5;
 
 /** A namespace that cannot be read; the message says why. */
 class Unreadable extends Error {}
@@ -34,10 +47,14 @@ interface Helpers {
 }
 
 /** The namespace's own sysctls when we may enter it; otherwise the defaults, and why. */
-async function settingsOf(host: Host, ref: NamespaceRef, h: Helpers, signal: AbortSignal): Promise<Settings> {
+/**
+ * @param late why there is no time left to read them (SETTINGS_SHARE), or null
+ */
+async function settingsOf(host: Host, ref: NamespaceRef, h: Helpers, late: string | null, signal: AbortSignal): Promise<Settings> {
   if (ref.own) return { kernel: await readSettings(host, '/proc'), read: true };
   let why: string;
   if (!h.root) why = 'reading them means entering the namespace, which needs root';
+  else if (late !== null) why = late;
   else if (ref.door === null) why = 'its namespace link cannot be read, not even by root';
   else if ('why' in h.nsenter) why = h.nsenter.why;
   else if ('why' in h.sysctl) why = h.sysctl.why;
@@ -71,9 +88,9 @@ function socketsOf(host: Host, ref: NamespaceRef, h: Helpers, choice: SourceChoi
  * The reading of one namespace: its settings, and where and how its sockets are read.
  * @param signal its own: aborted at the deadline, it stops its reads and kills its programs.
  */
-async function readingOf(host: Host, ref: NamespaceRef, h: Helpers, choice: SourceChoice, signal: AbortSignal): Promise<NamespaceReading> {
-  const settings = await settingsOf(host, ref, h, signal);
-  const where = socketsOf(host, ref, h, choice);
+function readingOf(host: Host, ref: NamespaceRef, h: Helpers, given: { readonly source: SourceChoice; readonly settings: Settings }, signal: AbortSignal): NamespaceReading {
+  const { settings } = given;
+  const where = socketsOf(host, ref, h, given.source);
   // A read that hangs in the kernel is abandoned at the deadline (stoppable ends it at its
   // next read; nsenter and ss are killed).
   return { host: stoppable(where.host, signal), procRoot: where.procRoot, settings, source: where.choice, ssBudgetMs: Infinity, signal, onStage: () => {}, own: ref.own, root: h.root };
@@ -88,28 +105,19 @@ async function stillThere(host: Host, ref: NamespaceRef): Promise<boolean> {
   return ref.procRoot === null || (await inode(`${ref.procRoot}/net/tcp`)) === ref.tables;
 }
 
-/** How many sockets a namespace holds, from its sockstat (sockstat.ts); 0 when it cannot be read. */
-export async function socketsIn(host: Host, ref: NamespaceRef): Promise<number> {
-  if (ref.procRoot === null) return 0;
-  const counts = await readSocketCounts(host, ref.procRoot);
-  return counts === null ? 0 : socketsCounted(counts, { tcp: true, udp: true });
+/** What its counts say, with the settings it is judged with; null without counts. */
+function boundOf(counts: SocketCounts | null, settings: Settings, options: Options): NamespaceBound | null {
+  if (counts === null) return null;
+  return boundNamespace({ counts, range: settings.kernel.range, reserved: settings.kernel.reserved }, options);
 }
 
-/** Runs `work` over the items, at most `size` at a time, in the order given by `order`. */
-async function pool<T, R>(items: readonly T[], order: readonly number[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = order[next++];
-      results[i] = await work(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
-  return results;
-}
+type Outcome = { checked: CheckedNamespace } | { unchecked: UncheckedNamespace } | { gone: UncheckedNamespace } | { bounded: BoundedNamespace };
 
-type Outcome = { checked: CheckedNamespace } | { unchecked: UncheckedNamespace } | { gone: UncheckedNamespace };
+/** What is known of a namespace between its counts and its listing. */
+interface Counted {
+  readonly settings: Settings;
+  readonly bound: NamespaceBound | null;
+}
 
 export async function checkNamespaces(options: Options, host: Host, onStage: (stage: string) => void, signal: AbortSignal): Promise<Across> {
   const choice = options.namespaces;
@@ -126,50 +134,114 @@ export async function checkNamespaces(options: Options, host: Host, onStage: (st
   // Past the deadline, what has not been read is left unread: the verdict on the others
   // is worth more than a timeout that says nothing.
   const budgetMs = options.timeoutSeconds * 1000 * NAMESPACE_SHARE;
+  const settingsBudgetMs = options.timeoutSeconds * 1000 * SETTINGS_SHARE;
+  const started = Date.now();
+  const settingsLate = () => (Date.now() - started < settingsBudgetMs ? null : `not read within ${seconds(settingsBudgetMs)} (-t ${options.timeoutSeconds}), with ${refs.length} namespaces to read`);
   const late = new AbortController();
   const timer = setTimeout(() => late.abort(), budgetMs);
   const giveUp = () => late.abort();
   signal.addEventListener('abort', giveUp, { once: true });
+  const outcomes: (Outcome | undefined)[] = new Array(refs.length);
+  const counted: (Counted | undefined)[] = new Array(refs.length);
+  const listing = new Set<number>();
   let done = 0;
-  const progress = () => onStage(`reading ${refs.length} network namespaces, ${done} done`);
+  const progress = () => onStage(`reading ${refs.length} network namespaces: ${done} counted, ${listing.size} to list`);
   progress();
 
-  const one = async (ref: NamespaceRef, name: string): Promise<Outcome> => {
-    const label = { inode: ref.inode, name };
-    if (late.signal.aborted) return { unchecked: { ...label, reason: `not started within ${seconds(budgetMs)} (-t ${options.timeoutSeconds})` } };
-    // Its own signal: listeners come and go with it, not pile up on the shared one.
+  /**
+   * One step of one namespace (its counts, or its listing), with a signal of its own:
+   * listeners come and go with it, not pile up on the shared one. Its outcome, if it has one
+   * (counts that call for a listing have none yet); when it fails, `known` if the namespace
+   * is known by its counts already (OK by them), else not checked.
+   */
+  const step = async (i: number, known: Outcome | undefined, work: (stop: AbortSignal) => Promise<Outcome | undefined>): Promise<void> => {
+    const label = { inode: refs[i].inode, name: names[i] };
+    if (late.signal.aborted) {
+      outcomes[i] = known ?? { unchecked: { ...label, reason: `not started within ${seconds(budgetMs)} (-t ${options.timeoutSeconds})` } };
+      return;
+    }
     const stop = new AbortController();
     const forward = () => stop.abort();
     late.signal.addEventListener('abort', forward, { once: true });
     try {
-      const reading = await readingOf(host, ref, h, options.source, stop.signal);
-      const judged: Judgement = await Promise.race([judgeNamespace(reading, options), whenAborted(stop.signal)]);
-      if (!(await stillThere(host, ref))) return { gone: { ...label, reason: 'its processes exited while it was read' } };
-      return { checked: { ...label, verdict: judged.verdict, settings: judged.settings, settingsRead: reading.settings.read, source: judged.source, procRoot: ref.procRoot, pids: ref.pids } };
+      const outcome = await Promise.race([work(stop.signal), whenAborted(stop.signal)]);
+      if (outcome !== undefined) outcomes[i] = outcome;
     } catch (err) {
       if (signal.aborted) throw err;
-      if (late.signal.aborted) return { unchecked: { ...label, reason: `not read within ${seconds(budgetMs)} (-t ${options.timeoutSeconds})` } };
-      if (!(err instanceof KernelError || err instanceof Unreadable)) throw err;
-      if (!(await stillThere(host, ref))) return { gone: { ...label, reason: 'its processes exited before it was read' } };
-      return { unchecked: { ...label, reason: err.message } };
+      if (!late.signal.aborted && !(err instanceof KernelError || err instanceof Unreadable)) throw err;
+      if (known !== undefined) outcomes[i] = known;
+      else if (late.signal.aborted) outcomes[i] = { unchecked: { ...label, reason: `not read within ${seconds(budgetMs)} (-t ${options.timeoutSeconds})` } };
+      else if (!(await stillThere(host, refs[i]))) outcomes[i] = { gone: { ...label, reason: 'its processes exited before it was read' } };
+      else outcomes[i] = { unchecked: { ...label, reason: (err as Error).message } };
     } finally {
       late.signal.removeEventListener('abort', forward);
       stop.abort(); // ends whenAborted's wait; anything still running is of no use now
-      // Its tables are garbage now (its verdict keeps figures only, PoolFigures).
-      host.reclaim?.();
-      done++;
-      progress();
     }
   };
-  // The busiest first: where ports run out, and what is read when time runs short.
-  const load = await Promise.all(refs.map((ref) => socketsIn(host, ref)));
-  const order = refs.map((_, i) => i).sort((a, b) => load[b] - load[a] || a - b);
+
+  const schedule = new Schedule(host.parallelism ?? NAMESPACE_POOL);
+  // The check's own namespace first, whatever the others hold; then by what their counts
+  // say: the worst state they could reach, then the fewest ports they could have left.
+  const list = (i: number) => {
+    listing.add(i);
+    const bound = counted[i]?.bound ?? null;
+    // Listed only to find the worst pool: if that fails, it is still OK by its counts.
+    const known = outcomes[i] !== undefined && 'bounded' in outcomes[i]! ? outcomes[i] : undefined;
+    schedule.add([0, refs[i].own ? 0 : 1, -(bound?.state ?? State.CRITICAL), bound?.leastRemaining ?? 0, i], () =>
+      step(i, known, async (stop) => {
+        const ref = refs[i];
+        const reading = readingOf(host, ref, h, { source: options.source, settings: counted[i]!.settings }, stop);
+        try {
+          const judged: Judgement = await judgeNamespace(reading, options);
+          if (!(await stillThere(host, ref))) return { gone: { inode: ref.inode, name: names[i], reason: 'its processes exited while it was read' } };
+          return { checked: { inode: ref.inode, name: names[i], verdict: judged.verdict, settings: judged.settings, settingsRead: reading.settings.read, source: judged.source, procRoot: ref.procRoot, pids: ref.pids, bound } };
+        } finally {
+          // Its tables are garbage now (its verdict keeps figures only, PoolFigures).
+          host.reclaim?.();
+        }
+      }),
+    );
+  };
+  // Every namespace's counts first: a file each, no program. A namespace with more sockets
+  // can reach a threshold with a wider range, so its sysctls are read first.
+  onStage('reading the socket counts of the network namespaces');
+  const counts = await Promise.all(refs.map((ref) => (ref.procRoot === null ? null : readSocketCounts(host, ref.procRoot))));
+  const size = (i: number) => (counts[i] === null ? Infinity : socketsCounted(counts[i]!, { tcp: true, udp: true }));
+  let anyMayAlert = false;
+  refs.forEach((ref, i) =>
+    schedule.add([1, ref.own ? 0 : 1, -size(i), i], () =>
+      step(i, undefined, async (stop) => {
+        const settings = await settingsOf(host, ref, h, settingsLate(), stop);
+        const bound = boundOf(counts[i], settings, options);
+        counted[i] = { settings, bound };
+        done++;
+        progress();
+        if (mayAlert(bound)) anyMayAlert = true;
+        if (bound !== null && options.walk === 'at-risk' && !mayAlert(bound)) return { bounded: { inode: ref.inode, name: names[i], bound, settings: settings.kernel, settingsRead: settings.read } };
+        list(i);
+        return undefined;
+      }),
+    ),
+  );
   try {
-    const outcomes = await pool(refs.map((ref, i) => [ref, names[i]] as const), order, NAMESPACE_POOL, ([ref, name]) => one(ref, name));
+    await schedule.idle();
+    // When a namespace could alert, the answer must be a walk of all's: list each namespace
+    // whose pool could still rank first, until the worst listed is beyond every bound left.
+    for (;;) {
+      if (!anyMayAlert || late.signal.aborted) break;
+      const verdicts = outcomes.flatMap((o) => (o !== undefined && 'checked' in o ? [o.checked.verdict] : []));
+      const worst = worstListed(verdicts);
+      const more = refs.map((_, i) => i).filter((i) => !listing.has(i) && counted[i]?.bound != null && couldRankFirst(counted[i]!.bound!, worst));
+      if (more.length === 0) break;
+      more.forEach(list);
+      await schedule.idle();
+    }
+    const all = outcomes.filter((o): o is Outcome => o !== undefined);
     return {
-      checked: outcomes.flatMap((o) => ('checked' in o ? [o.checked] : [])),
-      unchecked: outcomes.flatMap((o) => ('unchecked' in o ? [o.unchecked] : [])),
-      gone: outcomes.flatMap((o) => ('gone' in o ? [o.gone] : [])),
+      checked: all.flatMap((o) => ('checked' in o ? [o.checked] : [])),
+      unchecked: all.flatMap((o) => ('unchecked' in o ? [o.unchecked] : [])),
+      gone: all.flatMap((o) => ('gone' in o ? [o.gone] : [])),
+      bounded: all.flatMap((o) => ('bounded' in o ? [o.bounded] : [])),
       root,
     };
   } finally {

@@ -16,6 +16,9 @@ import type { Thresholds } from '../verdict/judge';
 
 export class UsageError extends Error {}
 
+export const WALK_CHOICES = ['at-risk', 'all'] as const;
+export type WalkChoice = (typeof WALK_CHOICES)[number];
+
 export const FORMATS = ['nagios', 'json', 'prometheus'] as const;
 export type Format = (typeof FORMATS)[number];
 
@@ -51,6 +54,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { long: 'source', arg: 'SOURCE', fallback: 'auto', help: 'read sockets with ss (filtered in the kernel: fast on busy hosts) or from /proc/net: auto, ss or proc; auto: /proc when the namespace holds fewer than 5000 sockets (its sockstat), else ss when it works and answers within half of -t (else it is killed), /proc otherwise' },
   { long: 'proc', arg: 'DIR', fallback: '/proc', help: 'read DIR/net/* and DIR/sys/net/ipv4/* (a captured copy, for instance); implies --source proc; refused under sudo (a copy needs no root)' },
   { long: 'namespaces', arg: 'WHICH', help: 'check other network namespaces (containers, pods): all, a PID, or a NAME under /run/netns; their sysctls need root (else the defaults of a new namespace are assumed, and said)' },
+  { long: 'walk', arg: 'WHICH', fallback: 'at-risk', help: 'with --namespaces: at-risk lists the sockets only of the namespaces whose socket counts (sockstat) could reach a threshold, and answers for the others by their counts; all lists every one' },
   { long: 'owners', help: 'name the processes holding each listed tuple\'s sockets (done anyway for WARNING and CRITICAL tuples, and with -v); root sees every process, other users their own' },
   { long: 'failures', optional: 'off', help: 'count the connect()s that failed for want of a local port since the last run, per tuple (all of them: --remote and the like do not apply, as reading consumes), from a tracefs instance the check keeps (root; the only thing the check writes); --failures=off removes it' },
   { long: 'warning-failures', arg: 'N', help: 'with --failures: WARNING at N failed connect()s or more since the last run; 0: never' },
@@ -85,6 +89,8 @@ export interface Options {
   readonly namespaces: NamespaceChoice | null;
   /** --failures: count the failed connect()s, or remove the trace instance (off); null: neither. */
   readonly failures: { readonly mode: 'count' | 'off' | null; readonly thresholds: FailureThresholds };
+  /** --walk: with --namespaces, list every namespace's sockets, or only those of the namespaces at risk by their counts. */
+  readonly walk: WalkChoice;
 }
 
 /**
@@ -229,6 +235,9 @@ export function parseCommandLine(argv: readonly string[]): Options {
   const source: SourceChoice = procGiven ? 'proc' : (sourceText as SourceChoice);
   const namespaces = namespaceChoice(single('namespaces'));
   if (namespaces !== null && procGiven) throw new UsageError('--namespaces reads the running kernel, --proc a copy: choose one');
+  const walk = single('walk') as WalkChoice;
+  if (!WALK_CHOICES.includes(walk)) throw new UsageError(`--walk wants ${WALK_CHOICES.join(' or ')}, not "${walk}"`);
+  if (values('walk').length > 0 && namespaces === null) throw new UsageError('--walk chooses which of --namespaces to list: give --namespaces too');
   const optionalCount = (long: string) => {
     const v = single(long);
     return v === undefined ? null : wholeNumber(v, long, 65535);
@@ -273,6 +282,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
     source,
     timeoutSeconds,
     namespaces,
+    walk,
     owners: flag('owners'),
     failures: { mode: failures, thresholds: { warning: failureCount('warning-failures'), critical: failureCount('critical-failures') } },
   };
@@ -306,7 +316,7 @@ export function usageText(): string {
     '  [--warning-churn FACTOR] [--critical-churn FACTOR]\n' +
     '  [--tcp] [--udp] [-4] [-6] [--remote PREFIX]... [--remote-port PORT]... [--local PREFIX]...\n' +
     '  [--top N] [--tuple-perfdata] [--format FORMAT] [--source SOURCE] [--proc DIR]\n' +
-    '  [--namespaces WHICH] [--owners] [--failures[=off]] [--warning-failures N] [--critical-failures N]\n' +
+    '  [--namespaces WHICH] [--walk WHICH] [--owners] [--failures[=off]] [--warning-failures N] [--critical-failures N]\n' +
     '  [-t SECONDS] [-v]...\n' +
     '  check_ephemeral_ports -h (help), -V (version)\n';
 }

@@ -63,6 +63,11 @@ export interface Host {
   /** The effective user id: 0 may enter other namespaces and see every process. */
   readonly euid?: number;
   /**
+   * How many CPUs this process may run on: --namespaces lists that many namespaces at once
+   * (each listing is kernel time on one CPU). Optional: without it, a few.
+   */
+  readonly parallelism?: number;
+  /**
    * Frees the memory of finished work, once enough of it has piled up (--namespaces calls
    * it after each namespace). Optional: without it, memory is freed when the runtime sees fit.
    */

@@ -1,5 +1,5 @@
 import { closeSync, constants, openSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
-import { endianness } from 'node:os';
+import { availableParallelism, cpus, endianness } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KernelError } from './errors';
 import { trustedProgram } from './programs';
@@ -132,6 +132,8 @@ export const nodeHost: Host = {
 
   findProgram: trustedProgram,
   euid: process.geteuid?.(),
+  // availableParallelism came with Node 18.14 (it honours CPU affinity); cpus() before it.
+  parallelism: typeof availableParallelism === 'function' ? availableParallelism() : Math.max(1, cpus().length),
 
   // Synchronous reads: a handful of one-line sysctl files, faster than a thread-pool trip.
   async readText(path) {

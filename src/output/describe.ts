@@ -61,11 +61,27 @@ export function namespaceTag(v: AcrossVerdict, at: number): string {
   return ns.settingsRead ? ns.name : `${ns.name} (settings assumed)`;
 }
 
+/**
+ * A share that the bound's share is strictly below, to a tenth: "below 7.1%" for 7.09, and
+ * for 7.1 itself "below 7.2%" (the status line says "below", and means it).
+ */
+export function percentAbove(usage: number): string {
+  return `${((Math.floor(usage * 10 + 1e-9) + 1) / 10).toFixed(1)}%`;
+}
+
+/** "110 namespaces below 7.1% by their socket counts"; null when every namespace was listed. */
+export function boundsText(v: AcrossVerdict): string | null {
+  if (v.bounds === null) return null;
+  const n = v.bounds.namespaces;
+  return `${n} namespace${n === 1 ? '' : 's'} below ${percentAbove(v.bounds.mostUsage)} by ${n === 1 ? 'its' : 'their'} socket counts`;
+}
+
 /** The status line's text with --namespaces. */
 export function summaryAcross(v: AcrossVerdict): string {
   const { checked, unchecked } = v.across;
-  const total = checked.length + unchecked.length;
+  const total = checked.length + unchecked.length + v.across.bounded.length;
   const skipped = unchecked.length === 0 ? '' : `${unchecked.length} of ${total} namespaces not checked (${unchecked[0].name}: ${unchecked[0].reason})`;
+  const bounded = boundsText(v);
   const worst = v.judged[0];
   let body: string;
   if (worst !== undefined) {
@@ -75,9 +91,12 @@ export function summaryAcross(v: AcrossVerdict): string {
     const alert = reason === null ? '' : ` (${reason.metric === 'usage' ? percent(pool.usage) : `${pool.remaining} left`} ${reason.violation})`;
     body = `no tuple selected in ${checked.length} namespaces; a new tcp destination gets at least ${pool.capacity} ports (${namespaceTag(v, v.leastFresh)})${alert}`;
   } else {
-    return skipped;
+    body = '';
   }
+  // When no namespace could alert, the bound is the news; the worst listed follows it.
+  if (bounded !== null) body = v.bounds?.decide ? [bounded, body === '' ? '' : `of those listed: ${body}`].filter(Boolean).join('; ') : `${body}; ${bounded}`;
   if (skipped === '') return body;
+  if (body === '') return skipped;
   // The reason for an UNKNOWN comes first; otherwise the worst pool does.
   return v.state === State.UNKNOWN ? `${skipped}; of the others: ${body}` : `${body}; ${skipped}`;
 }

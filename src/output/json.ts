@@ -4,6 +4,7 @@ import { State, stateName } from '../nagios/state';
 import type { PoolOwners } from '../owners/owners';
 import type { Pool } from '../pools/pool';
 import type { AcrossVerdict } from '../verdict/across';
+import type { NamespaceBound, PoolBound } from '../verdict/bound';
 import type { Judged } from '../verdict/judge';
 import type { Verdict } from '../verdict/verdict';
 import { summary, summaryAcross } from './describe';
@@ -123,17 +124,39 @@ export function renderJsonAcross(v: AcrossVerdict, o: { top: number; owners?: Re
     thresholds: thresholdsJson(v),
     ...failuresJson(o.failures ?? null),
     root: v.across.root,
-    namespaces: checked.map((ns) => ({
-      inode: ns.inode,
-      name: ns.name,
-      status: stateName(ns.verdict.state),
-      state: ns.verdict.state,
-      settings: ns.settingsRead ? 'read' : 'assumed',
-      ...spaceJson(ns.verdict, ns.settings, ns.source),
-      // Only with --namespaces: only another namespace's range is ever assumed.
-      bindSkipped: ns.verdict.report.bind.skipped,
-      tuplesSelected: ns.verdict.selected,
-    })),
+    namespaces: [
+      ...checked.map((ns) => ({
+        inode: ns.inode,
+        name: ns.name,
+        status: stateName(ns.verdict.state),
+        state: ns.verdict.state,
+        // Its sockets were listed; the bound its counts gave first (null: no counts).
+        reading: 'listed',
+        bound: boundJson(ns.bound),
+        settings: ns.settingsRead ? 'read' : 'assumed',
+        ...spaceJson(ns.verdict, ns.settings, ns.source),
+        // Only with --namespaces: only another namespace's range is ever assumed.
+        bindSkipped: ns.verdict.report.bind.skipped,
+        tuplesSelected: ns.verdict.selected,
+      })),
+      // Checked by its socket counts alone: no pool of it can alert, nor be the worst.
+      ...v.across.bounded.map((ns) => ({
+        inode: ns.inode,
+        name: ns.name,
+        status: stateName(State.OK),
+        state: State.OK,
+        reading: 'bounded',
+        bound: boundJson(ns.bound),
+        settings: ns.settingsRead ? 'read' : 'assumed',
+        range: { low: ns.settings.range.low, high: ns.settings.range.high, size: ns.settings.range.high - ns.settings.range.low + 1, oddSized: (ns.settings.range.high - ns.settings.range.low + 1) % 2 === 1 },
+      })),
+    ],
+    // perfdata's worst_*: the worst pool's figures, or bounds on them when no namespace could
+    // alert (then bound is true); null when there is neither (no namespace checked).
+    worst: worstJson(v),
+    // Null when every namespace was listed; else what those not listed bound, and whether
+    // those bounds, not a pool listed, are the worst figures (no namespace could alert).
+    bounds: v.bounds === null ? null : { namespaces: v.bounds.namespaces, mostUsage: round(v.bounds.mostUsage), mostUsed: v.bounds.mostUsed, leastRemaining: v.bounds.leastRemaining, worstIsBound: v.bounds.decide },
     unchecked: unchecked.map(({ inode, name, reason }) => ({ inode, name, reason })),
     gone: gone.map(({ inode, name, reason }) => ({ inode, name, reason })),
     tuplesSelected: v.selected,
@@ -141,6 +164,28 @@ export function renderJsonAcross(v: AcrossVerdict, o: { top: number; owners?: Re
     tuples: listed.map((j) => ({ netns: checked[j.at].inode, namespace: checked[j.at].name, ...poolJson(j, o.owners) })),
   };
   return `${JSON.stringify(body, null, 2)}\n`;
+}
+
+function worstJson(v: AcrossVerdict) {
+  const value = (label: string) => v.perfdata.find((p) => p.label === label)?.value;
+  const usage = value('worst_usage');
+  if (usage === undefined) return null;
+  return { usage: round(usage), used: value('worst_used'), remaining: value('worst_remaining'), bound: v.bounds?.decide ?? false };
+}
+
+function poolBoundJson(b: PoolBound | null) {
+  return b === null ? null : { sockets: b.sockets, capacity: b.capacity, mostUsed: b.mostUsed, mostUsage: round(b.mostUsage), leastRemaining: b.leastRemaining };
+}
+
+/** What a namespace's socket counts bound (verdict/bound.ts); null when they could not be read. */
+function boundJson(b: NamespaceBound | null) {
+  if (b === null) return null;
+  return {
+    status: stateName(b.state),
+    state: b.state,
+    tcp: b.tcp === null ? null : { ...poolBoundJson(b.tcp), timeWait: b.tcp.timeWait, leastChurnHeadroom: b.tcp.leastChurnHeadroom === null ? null : round(b.tcp.leastChurnHeadroom) },
+    udp: poolBoundJson(b.udp),
+  };
 }
 
 /** `{ status: "UNKNOWN", state: 3, summary }`, with the usage, the help or the version that goes with it. */

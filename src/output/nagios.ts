@@ -12,9 +12,10 @@ import type { PoolOwners } from '../owners/owners';
 import type { Pool } from '../pools/pool';
 import type { PoolFigures } from '../pools/report';
 import type { AcrossVerdict } from '../verdict/across';
+import type { NamespaceBound } from '../verdict/bound';
 import type { Judged } from '../verdict/judge';
 import type { Verdict } from '../verdict/verdict';
-import { churnText, headroom, namespaceTag, ownersText, poolName, summary, summaryAcross } from './describe';
+import { churnText, headroom, namespaceTag, ownersText, percent, poolName, summary, summaryAcross } from './describe';
 import type { Failure } from './failure';
 import { failuresLines, failuresVerbose, leadWithFailures } from './failures';
 import type { FailuresJudged } from '../verdict/failures';
@@ -189,6 +190,7 @@ export function renderTextAcross(v: AcrossVerdict, o: { readonly top: number; re
       if (untold !== null) extra.push(`${ns.name}: ${untold}`);
       if (o.verbose >= 2) extra.push(`${ns.name}: sockets read ${ns.source === 'ss' ? 'with ss' : 'from /proc'}${ns.inode !== null || ns.name === 'host' ? '' : '; its namespace link may not be read, so its inode is unknown'}`);
     });
+    extra.push(...v.across.bounded.map((ns) => `${ns.name} (${netns(ns.inode)}): not listed, OK by its socket counts: ${boundText(ns.bound)}; settings ${ns.settingsRead ? 'read' : 'assumed'}, range ${ns.settings.range.low}-${ns.settings.range.high}`));
     extra.push(...gone.map((g) => `${g.name} (${netns(g.inode)}): gone: ${g.reason}`));
     if (!v.across.root) extra.push('not root: the sysctls of other namespaces cannot be read, and are assumed to be the defaults of a new namespace');
   }
@@ -212,6 +214,14 @@ interface Page {
   /** How many pools were selected, listed or not. */
   readonly poolCount: number;
   readonly top: number;
+}
+
+/** "2,001 tcp sockets (0 TIME_WAIT) in 28,232 ports: at most 7.09% used, at least 26,231 left; 0 udp" */
+function boundText(b: NamespaceBound): string {
+  const parts: string[] = [];
+  if (b.tcp !== null) parts.push(`${b.tcp.sockets} tcp sockets (${b.tcp.timeWait} TIME_WAIT) in ${b.tcp.capacity} ports: at most ${percent(b.tcp.mostUsage)} used, at least ${b.tcp.leastRemaining} left`);
+  if (b.udp !== null) parts.push(`${b.udp.sockets} udp sockets: at most ${percent(b.udp.mostUsage)} used`);
+  return parts.join('; ');
 }
 
 /**

@@ -62,6 +62,7 @@ export const GAUGES: readonly Gauge[] = [
   { name: 'range_high', help: 'Last port of net.ipv4.ip_local_port_range.', value: (v) => v.range?.high },
   { name: 'namespaces', help: 'Network namespaces checked (--namespaces).', value: perf('namespaces') },
   { name: 'namespaces_unchecked', help: 'Network namespaces that could not be checked, or not in time (--namespaces); each makes the state at least UNKNOWN.', value: perf('namespaces_unchecked') },
+  { name: 'namespaces_bounded', help: 'Network namespaces checked by their socket counts alone, not listed (--namespaces): no pool of theirs could alert. When no namespace could, the worst_* gauges are bounds: usage and ports used at most, ports left at least.', value: perf('namespaces_bounded') },
 ];
 
 /** Per-namespace gauges with --namespaces, labelled netns (its inode) and namespace (its name). */

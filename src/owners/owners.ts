@@ -9,6 +9,8 @@
 import { ipv4Text, ipv6WordsText } from '../model/address';
 import { KernelError } from '../host/errors';
 import type { Host } from '../host/host';
+import { ALL_TABLES, tablesPresent } from '../model/counts';
+import { readSocketCounts } from '../sources/counts/sockstat';
 import { eachCompleteLine, LineCarry, type LineParser } from '../host/lines';
 import { State } from '../nagios/state';
 import { commandName } from '../namespaces/names';
@@ -166,7 +168,12 @@ export async function findOwners(host: Host, procRoot: string, pids: readonly nu
     if (inode === 0) ownerless[tuple]++;
     else tupleOf.set(inode, tuple);
   };
+  // Each table read walks the socket hash all namespaces share: not one whose counts show
+  // it empty (model/counts.ts, tablesPresent).
+  const counts = await readSocketCounts(host, procRoot);
+  const present = counts === null ? ALL_TABLES : tablesPresent(counts);
   for (const [name, v6] of [['tcp', false], ['tcp6', true]] as const) {
+    if (!present[v6 ? 'tcp6' : 'tcp4']) continue;
     const file = await host.open(`${procRoot}/net/${name}`);
     if (file === undefined) continue;
     try {

@@ -6,6 +6,7 @@ import { State } from '../nagios/state';
 import type { Perfdata } from '../nagios/perfdata';
 import type { KernelSettings } from '../model/settings';
 import type { PoolFigures } from '../pools/report';
+import type { NamespaceBound } from './bound';
 import type { Judged, Thresholds } from './judge';
 import { mergeRanked } from './ranking';
 import { poolLabelIn, type Verdict } from './verdict';
@@ -26,6 +27,18 @@ export interface CheckedNamespace extends NamespaceLabel {
   /** Where its tables and processes are, for the owner lookup. */
   readonly procRoot: string | null;
   readonly pids: readonly number[];
+  /** What its socket counts said before it was listed (bound.ts); null when they could not be read. */
+  readonly bound: NamespaceBound | null;
+}
+
+/**
+ * A namespace not listed: its socket counts show that no pool of it can alert (bound.ts),
+ * and no pool of it can be the worst of all (check/across.ts): it is OK by its counts.
+ */
+export interface BoundedNamespace extends NamespaceLabel {
+  readonly bound: NamespaceBound;
+  readonly settings: KernelSettings;
+  readonly settingsRead: boolean;
 }
 
 export interface UncheckedNamespace extends NamespaceLabel {
@@ -38,6 +51,8 @@ export interface Across {
   readonly unchecked: readonly UncheckedNamespace[];
   /** Every process in it exited before it was read. */
   readonly gone: readonly UncheckedNamespace[];
+  /** Checked by their socket counts alone, not listed (--walk at-risk): each is OK. */
+  readonly bounded: readonly BoundedNamespace[];
   /** Root: every namespace's sysctls could be read. */
   readonly root: boolean;
 }
@@ -58,6 +73,42 @@ export interface AcrossVerdict {
   readonly across: Across;
   readonly thresholds: Thresholds;
   readonly perfdata: readonly Perfdata[];
+  /** What the namespaces not listed say by their counts; null when every namespace was listed. */
+  readonly bounds: BoundsAcross | null;
+}
+
+/** The bounds of the namespaces checked by their counts alone, over all of them. */
+export interface BoundsAcross {
+  readonly namespaces: number;
+  /** No pool of theirs uses a greater share than this (percent)... */
+  readonly mostUsage: number;
+  /** ...nor more ports... */
+  readonly mostUsed: number;
+  /** ...nor has fewer left. */
+  readonly leastRemaining: number;
+  /**
+   * The worst figures (status line, worst_* perfdata) are bounds, not a pool listed: no
+   * namespace could alert, and one not listed may hold the worst pool. Else the worst pool
+   * listed is the worst of all: OK ones not listed all have more ports left.
+   */
+  readonly decide: boolean;
+}
+
+function boundsOf(bounded: readonly BoundedNamespace[], worst: Judged | undefined): BoundsAcross | null {
+  if (bounded.length === 0) return null;
+  let mostUsage = 0;
+  let mostUsed = 0;
+  let leastRemaining = Infinity;
+  for (const { bound } of bounded) {
+    for (const pool of [bound.tcp, bound.udp]) {
+      if (pool === null) continue;
+      mostUsage = Math.max(mostUsage, pool.mostUsage);
+      mostUsed = Math.max(mostUsed, pool.mostUsed);
+      leastRemaining = Math.min(leastRemaining, pool.leastRemaining);
+    }
+  }
+  const decide = worst === undefined || (worst.state === State.OK && worst.pool.remaining >= leastRemaining);
+  return { namespaces: bounded.length, mostUsage, mostUsed, leastRemaining, decide };
 }
 
 /**
@@ -85,7 +136,8 @@ export function decideAcross(across: Across, thresholds: Thresholds, limit: numb
   const tuplesOf = (v: Verdict) => v.perfdata.find((p) => p.label === 'tuples')?.value ?? 0;
   const merged = mergeRanked(checked.map((ns, at) => ({ worst: ns.verdict.judged.map((j): PlacedJudged => ({ ...j, at })), selected: ns.verdict.selected, selectedTuples: tuplesOf(ns.verdict) })), limit);
   const judged = merged.worst as readonly PlacedJudged[];
-  const states = [...checked.map((ns) => ns.verdict.state), ...across.unchecked.map(() => State.UNKNOWN)];
+  // A namespace checked by its counts is OK: its bound could not alert.
+  const states = [...checked.map((ns) => ns.verdict.state), ...across.unchecked.map(() => State.UNKNOWN), ...across.bounded.map(() => State.OK)];
   const state = states.length === 0 ? State.UNKNOWN : worstState(states);
   let leastFresh: number | null = null;
   checked.forEach((ns, at) => {
@@ -93,16 +145,32 @@ export function decideAcross(across: Across, thresholds: Thresholds, limit: numb
   });
   const perf: Perfdata[] = [];
   const worst = judged[0] ?? (leastFresh === null ? undefined : { ...checked[leastFresh].verdict.fresh, at: leastFresh });
-  if (worst !== undefined) {
-    const reports = checked.map((ns) => ns.verdict.report);
-    const least = <T>(items: readonly T[], value: (t: T) => number) => items.reduce((a, b) => (value(b) < value(a) ? b : a));
-    const sum = (value: (r: PoolFigures) => number) => reports.reduce((total, r) => total + value(r), 0);
-    const leastCapacity = least(reports, (r) => r.capacity);
+  const bounds = boundsOf(across.bounded, worst);
+  if (worst !== undefined && !bounds?.decide) {
     const pool = worst.pool;
     perf.push(
       { label: 'worst_usage', value: pool.usage, uom: '%', warn: thresholds.warning.perfdataValue(), crit: thresholds.critical.perfdataValue(), min: 0, max: 100 },
       { label: 'worst_used', value: pool.used, min: 0, max: pool.capacity },
       { label: 'worst_remaining', value: pool.remaining, warn: thresholds.warningRemaining ?? undefined, crit: thresholds.criticalRemaining ?? undefined, min: 0, max: pool.capacity },
+    );
+  } else if (bounds !== null) {
+    // No namespace could alert: the worst pool may be in one not listed, and the figures
+    // are bounds on a walk of all (docs/namespaces.md, "Perfdata"): usage and ports used
+    // at most these, ports left at least this. Never below the truth, for a graph.
+    const listed = worst?.pool;
+    perf.push(
+      { label: 'worst_usage', value: Math.max(bounds.mostUsage, listed?.usage ?? 0), uom: '%', warn: thresholds.warning.perfdataValue(), crit: thresholds.critical.perfdataValue(), min: 0, max: 100 },
+      { label: 'worst_used', value: Math.max(bounds.mostUsed, listed?.used ?? 0), min: 0 },
+      { label: 'worst_remaining', value: Math.min(bounds.leastRemaining, listed?.remaining ?? Infinity), warn: thresholds.warningRemaining ?? undefined, crit: thresholds.criticalRemaining ?? undefined, min: 0 },
+    );
+  }
+  // The figures over namespaces: of those listed (the others' sockets were not read).
+  if (worst !== undefined) {
+    const reports = checked.map((ns) => ns.verdict.report);
+    const least = <T>(items: readonly T[], value: (t: T) => number) => items.reduce((a, b) => (value(b) < value(a) ? b : a));
+    const sum = (value: (r: PoolFigures) => number) => reports.reduce((total, r) => total + value(r), 0);
+    const leastCapacity = least(reports, (r) => r.capacity);
+    perf.push(
       { label: 'capacity', value: leastCapacity.capacity, min: 0, max: leastCapacity.space.rangeSize },
       { label: 'tuples', value: merged.selectedTuples, min: 0 },
       { label: 'listening_ports', value: sum((r) => r.listeningPorts), min: 0 },
@@ -117,8 +185,8 @@ export function decideAcross(across: Across, thresholds: Thresholds, limit: numb
       );
       const mostTaken = reports.reduce((a, b) => (b.bind.taken > a.bind.taken ? b : a));
       perf.push({ label: 'bind_taken', value: mostTaken.bind.taken, min: 0, max: mostTaken.space.rangeSize });
-      // The churn of the worst TCP tuple anywhere, as without --namespaces.
-      const churn = judged.find((j) => j.pool.protocol === 'tcp')?.pool.churn ?? null;
+      // The churn of the worst TCP tuple anywhere, as without --namespaces (when it is known).
+      const churn = bounds?.decide ? null : (judged.find((j) => j.pool.protocol === 'tcp')?.pool.churn ?? null);
       if (churn !== null) {
         perf.push({ label: 'worst_close_rate', value: churn.closesPerSecond, min: 0 });
         if (churn.headroomFactor !== null) perf.push({ label: 'worst_churn_headroom', value: churn.headroomFactor, warn: thresholds.warningChurn ?? undefined, crit: thresholds.criticalChurn ?? undefined, min: 0 });
@@ -130,8 +198,12 @@ export function decideAcross(across: Across, thresholds: Thresholds, limit: numb
       perf.push({ label: 'udp_used', value: fullest.used, min: 0, max: fullest.capacity });
     }
   }
-  perf.push({ label: 'namespaces', value: checked.length, min: 0 }, { label: 'namespaces_unchecked', value: across.unchecked.length, min: 0 });
+  perf.push(
+    { label: 'namespaces', value: checked.length + across.bounded.length, min: 0 },
+    { label: 'namespaces_unchecked', value: across.unchecked.length, min: 0 },
+    { label: 'namespaces_bounded', value: across.bounded.length, min: 0 },
+  );
   const scope = (at: number) => String(checked[at].inode ?? checked[at].name);
   perf.push(...judged.filter((j) => j.pool.protocol === 'tcp').slice(0, tuplePerfdata).map(({ pool, at }) => ({ label: poolLabelIn(pool, scope(at)), value: pool.used, min: 0, max: pool.capacity })));
-  return { state, judged, selected: merged.selected, leastFresh, across, thresholds, perfdata: perf };
+  return { state, judged, selected: merged.selected, leastFresh, across, thresholds, perfdata: perf, bounds };
 }

@@ -182,12 +182,88 @@ test('the memory of each namespace is offered back once it is judged, read or no
   assert.equal(reclaimed, 3);
 });
 
-test('the busiest namespaces are read first (their sockstat counts), so a short -t leaves the quiet ones', async () => {
-  const sockstat = (tcp: number, tw: number, udp: number) => `sockets: used ${tcp + udp}\nTCP: inuse ${tcp} orphan 0 tw ${tw} alloc 9 mem 1\nUDP: inuse ${udp} mem 0\n`;
-  const { host } = await check({
-    euid: 1000,
-    files: { ...OWN_SYSCTLS, '/proc/net/sockstat': sockstat(3, 0, 0), '/proc/20/net/sockstat': sockstat(10, 500, 1), '/proc/30/net/sockstat': sockstat(400, 0, 0) },
-  });
-  const order = host.reads.filter((p) => /\/net\/tcp$/.test(p));
-  assert.deepEqual(order, ['/proc/20/net/tcp', '/proc/30/net/tcp', '/proc/net/tcp']);
+const sockstat = (tcp: number, tw = 0, udp = 0) => `sockets: used ${tcp + udp}\nTCP: inuse ${tcp} orphan 0 tw ${tw} alloc 9 mem 1\nUDP: inuse ${udp} mem 0\n`;
+const ROOT_SYSCTLS = { [A]: sysctl(50000, 50199), [B]: sysctl(32768, 60999, '33000-33049') };
+
+test('only the namespaces whose socket counts could alert are listed; the others are OK by their counts', async () => {
+  // host: 10 sockets in its 200 ports (5%); A: 150 in 200 (75%: listed); B: 100 in 28,182.
+  const files = { ...OWN_SYSCTLS, '/proc/net/sockstat': sockstat(10), '/proc/20/net/sockstat': sockstat(150), '/proc/30/net/sockstat': sockstat(100) };
+  const { exitCode, json, host, stdout } = await check({ euid: 0, files, sysctl: ROOT_SYSCTLS });
+  assert.equal(exitCode, 1);
+  type Entry = { inode: number; reading: string; status: string; bound: { status: string; tcp: { sockets: number; mostUsage: number; leastRemaining: number } } };
+  const entries = json.namespaces as unknown as Entry[];
+  assert.deepEqual(entries.map((n) => [n.inode, n.reading, n.status, n.bound.status, n.bound.tcp.sockets, n.bound.tcp.leastRemaining]), [
+    [A, 'listed', 'WARNING', 'WARNING', 150, 50],
+    [HOST, 'bounded', 'OK', 'OK', 10, 190],
+    [B, 'bounded', 'OK', 'OK', 100, 28182 - 100],
+  ]);
+  // Only A's tables were read (--source proc reads both), then its IPv4 table again for the
+  // owners of its WARNING tuple: not its IPv6 one, empty by its counts. The host's and B's never.
+  assert.deepEqual(host.reads.filter((p) => /\/net\/tcp6?$/.test(p)), ['/proc/20/net/tcp', '/proc/20/net/tcp6', '/proc/20/net/tcp']);
+  assert.match(json.summary, /^worst tcp 127\.0\.0\.1 -> 127\.0\.0\.2:5432 in pod [0-9a-f-]+: 150\/200 ports used \(75\.0% > 70\), 50 left; 2 namespaces below 5\.1% by their socket counts$/);
+  assert.deepEqual((json as unknown as { bounds: unknown }).bounds, { namespaces: 2, mostUsage: 5, mostUsed: 100, leastRemaining: 190, worstIsBound: false });
+  const text = (await run(['--namespaces', 'all', '--source', 'proc', '--tcp'], fakeProc(PROCESSES, { self: 1, files, tcp: TABLES, euid: 0, sysctl: ROOT_SYSCTLS }))).stdout;
+  assert.match(text, /\| worst_usage=75%;70;90;0;100 worst_used=150;;;0;200 worst_remaining=50;;;0;200 .* namespaces=3;;;0 namespaces_unchecked=0;;;0 namespaces_bounded=2;;;0\n$/);
+  assert.equal(stdout.includes('"reading"'), true);
+});
+
+test('the answer is a walk of all\'s whenever a namespace could alert: a pool that could still be the worst is listed too', async () => {
+  // A's counts could alert (150 in 200) but its sockets are spread over five tuples of 30:
+  // OK, 170 left. The host's counts (40 in 200: at least 160 left) could hold a pool with
+  // fewer left than 170, so it is listed as well; B's (28,082 left at least) could not.
+  const spread = [2, 3, 4, 5, 6].map((last, k) => tcpLines(30, 50000 + 60 * k, last, 5432, 1, 6000 + 100 * k, 2)).join('');
+  const tcp = { ...TABLES, [A]: spread };
+  const files = { ...OWN_SYSCTLS, '/proc/net/sockstat': sockstat(40), '/proc/20/net/sockstat': sockstat(150), '/proc/30/net/sockstat': sockstat(100) };
+  const bounded = await check({ euid: 0, files, tcp, sysctl: ROOT_SYSCTLS });
+  const all = await check({ euid: 0, files, tcp, sysctl: ROOT_SYSCTLS }, ['--walk', 'all']);
+  type Entry = { inode: number; reading: string };
+  assert.deepEqual((bounded.json.namespaces as unknown as Entry[]).map((n) => [n.inode, n.reading]), [[HOST, 'listed'], [A, 'listed'], [B, 'bounded']]);
+  assert.deepEqual((all.json.namespaces as unknown as Entry[]).map((n) => n.reading), ['listed', 'listed', 'listed']);
+  assert.equal(bounded.exitCode, 0);
+  assert.equal(bounded.json.status, all.json.status);
+  assert.equal(bounded.json.tuples[0].remaining, 170);
+  assert.deepEqual(bounded.json.tuples[0], all.json.tuples[0]);
+  const perf = async (args: string[]) => {
+    const host = fakeProc(PROCESSES, { self: 1, files, tcp, euid: 0, sysctl: ROOT_SYSCTLS });
+    const out = (await run(['--namespaces', 'all', '--source', 'proc', '--tcp', ...args], host)).stdout;
+    return { status: out.split('\n')[0], worst: /worst_usage=\S+ worst_used=\S+ worst_remaining=\S+/.exec(out)?.[0] };
+  };
+  const [p, q] = [await perf([]), await perf(['--walk', 'all'])];
+  assert.equal(p.worst, q.worst);
+  assert.equal(p.status, `${q.status}; 1 namespace below 0.4% by its socket counts`);
+});
+
+test('when no namespace could alert, none is listed: the status line says so, and the perfdata are bounds', async () => {
+  const files = { ...OWN_SYSCTLS, '/proc/net/sockstat': sockstat(10), '/proc/20/net/sockstat': sockstat(150, 5, 3), '/proc/30/net/sockstat': sockstat(100) };
+  const { exitCode, json, host } = await check({ euid: 0, files, sysctl: { [A]: sysctl(32768, 60999), [B]: sysctl(32768, 60999) } });
+  assert.equal(exitCode, 0);
+  assert.equal(json.summary, '3 namespaces below 5.1% by their socket counts');
+  assert.deepEqual(json.tuples, []);
+  assert.deepEqual(host.reads.filter((p) => /\/net\/tcp6?$/.test(p)), []);
+  const text = (await run(['--namespaces', 'all', '--source', 'proc', '--tcp', '-v'], fakeProc(PROCESSES, { self: 1, files, tcp: TABLES, euid: 0, sysctl: { [A]: sysctl(32768, 60999), [B]: sysctl(32768, 60999) } }))).stdout;
+  assert.match(text, /^EPHEMERAL PORTS OK - 3 namespaces below 5\.1% by their socket counts\n/);
+  assert.match(text, /^host \(netns 4026531840\): not listed, OK by its socket counts: 10 tcp sockets \(0 TIME_WAIT\) in 200 ports: at most 5\.0% used, at least 190 left; settings read, range 40000-40199$/m);
+  // Bounds, each the worst of any namespace: at most 5% used (the host's), at most 155 ports
+  // used (A's), at least 190 left (the host's); nothing listed, so no count over namespaces.
+  assert.match(text, /\| worst_usage=5%;70;90;0;100 worst_used=155;;;0 worst_remaining=190;;;0 namespaces=3;;;0 namespaces_unchecked=0;;;0 namespaces_bounded=3;;;0\n$/);
+});
+
+test('every namespace\'s counts first; then the check\'s own, then the busiest\'s sysctls, each listed as soon as its counts say so', async () => {
+  const files = { ...OWN_SYSCTLS, '/proc/net/sockstat': sockstat(150), '/proc/20/net/sockstat': sockstat(190), '/proc/30/net/sockstat': sockstat(30_000) };
+  const host = fakeProc(PROCESSES, { self: 1, files, tcp: TABLES, euid: 0, sysctl: ROOT_SYSCTLS });
+  // One worker: the order is the schedule's alone.
+  Object.assign(host, { parallelism: 1 });
+  await run(['--namespaces', 'all', '--source', 'proc', '--format', 'json', '--tcp'], host);
+  const order = host.reads.filter((p) => /\/net\/(tcp|sockstat)$/.test(p));
+  assert.deepEqual(order.slice(0, 6), ['/proc/net/sockstat', '/proc/20/net/sockstat', '/proc/30/net/sockstat', '/proc/net/tcp', '/proc/30/net/tcp', '/proc/20/net/tcp']);
+  assert.deepEqual(host.spawned.map((argv) => argv[1]), ['--net=/proc/30/ns/net', '--net=/proc/20/ns/net']);
+});
+
+test('--walk all lists every namespace; --walk needs --namespaces', async () => {
+  const files = { ...OWN_SYSCTLS, '/proc/net/sockstat': sockstat(10), '/proc/20/net/sockstat': sockstat(150), '/proc/30/net/sockstat': sockstat(100) };
+  const { json } = await check({ euid: 0, files, sysctl: ROOT_SYSCTLS }, ['--walk', 'all']);
+  assert.equal(json.namespaces.length, 3);
+  assert.equal((json as unknown as { bounds: unknown }).bounds, null);
+  const r = await run(['--walk', 'all'], fakeProc(PROCESSES, { self: 1, files, tcp: TABLES }));
+  assert.match(r.stdout, /^EPHEMERAL PORTS UNKNOWN - --walk chooses which of --namespaces to list: give --namespaces too/);
 });

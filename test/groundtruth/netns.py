@@ -223,7 +223,7 @@ def driver():
             h = holders[spec['id']]
             saved = h.ask('readSysctls', names=list(DEFAULTS))
             h.ask('sysctls', values=DEFAULTS)
-            defaults[spec['id']] = run_check(bundle, user, 'root', ['--namespaces', str(info[spec['id']]['pid']), '--format', 'json', '--top', '0', '-t', '60'])
+            defaults[spec['id']] = run_check(bundle, user, 'root', ['--namespaces', str(info[spec['id']]['pid']), '--walk', 'all', '--format', 'json', '--top', '0', '-t', '60'])
             h.ask('sysctls', values={name: value.replace('\t', ' ') or '\n' for name, value in saved.items()})
         json.dump({'holders': info, 'checks': checks, 'counts': counts, 'defaults': defaults}, sys.stdout)
     finally:

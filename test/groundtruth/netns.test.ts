@@ -108,22 +108,35 @@ const NAMESPACES: NamespaceSpec[] = [
 ];
 
 // -t 60: these runs are about the figures; a loaded machine must not leave a namespace unread.
-const JSON_ALL = ['--namespaces', 'all', '--format', 'json', '--top', '0', '-t', '60'];
+// --walk all: they are about every namespace's figures, which only a listing gives; the
+// bound's runs (at the end) are compared with listings of all made just before them.
+const JSON_ALL = ['--namespaces', 'all', '--walk', 'all', '--format', 'json', '--top', '0', '-t', '60'];
+const TEXT_ALL = ['--namespaces', 'all', '--walk', 'all', '--top', '0', '-t', '60'];
+const AT_RISK = (args: string[]) => args.filter((a, i) => a !== '--walk' && args[i - 1] !== '--walk');
 const CHECKS = [
   { as: 'root', args: [...JSON_ALL, '--source', 'ss'] },
   { as: 'root', args: [...JSON_ALL, '--source', 'proc'] },
-  { as: 'root', args: ['--namespaces', 'all', '--format', 'prometheus', '--top', '0', '--source', 'ss', '-t', '60'] },
+  { as: 'root', args: ['--namespaces', 'all', '--walk', 'all', '--format', 'prometheus', '--top', '0', '--source', 'ss', '-t', '60'] },
   { as: 'user', args: JSON_ALL },
   { as: 'user', args: [...JSON_ALL, '--source', 'proc'] },
-  { as: 'root', args: ['--namespaces', 'all', '-v', '--top', '0', '-t', '60'] },
-  { as: 'root', args: ['--namespaces', NAMED, '--format', 'json', '--top', '0', '-t', '60'] },
-  { as: 'root', args: ['--namespaces', '{pid:plain}', '--format', 'json', '--top', '0', '-t', '60'] },
+  { as: 'root', args: ['--namespaces', 'all', '--walk', 'all', '-v', '--top', '0', '-t', '60'] },
+  { as: 'root', args: ['--namespaces', NAMED, '--walk', 'all', '--format', 'json', '--top', '0', '-t', '60'] },
+  { as: 'root', args: ['--namespaces', '{pid:plain}', '--walk', 'all', '--format', 'json', '--top', '0', '-t', '60'] },
   { as: 'user', args: [...JSON_ALL, '--owners'] },
   { as: 'root', args: [...JSON_ALL, '--owners'] },
   // Without --namespaces: the check's own namespace, as always, and its owners.
   { as: 'root', args: ['--format', 'json', '--top', '0', '--owners', '-t', '60'] },
   { as: 'user', args: ['--format', 'json', '--top', '0', '--owners', '-t', '60'] },
+  // The bound (--walk at-risk, the default), each right after a listing of all: 12-17.
+  { as: 'root', args: JSON_ALL },
+  { as: 'root', args: AT_RISK(JSON_ALL) },
+  { as: 'user', args: JSON_ALL },
+  { as: 'user', args: AT_RISK(JSON_ALL) },
+  { as: 'root', args: TEXT_ALL },
+  { as: 'root', args: AT_RISK(TEXT_ALL) },
 ];
+/** Pairs of CHECKS: a listing of every namespace, then the same run with the bound. */
+const BOUND_PAIRS = [[12, 13], [14, 15], [16, 17]] as const;
 const PROMTOOL = '/usr/bin/promtool';
 
 /** The cgroup v2 mount, if this machine has one we may write to. */
@@ -386,5 +399,46 @@ describe('--namespaces against the kernel', { skip }, () => {
     const capacity = samples.filter((s) => s.name === 'ephemeral_ports_namespace_capacity');
     assert.deepEqual(capacity.map((s) => [Number(s.labels.netns), s.labels.namespace, s.value]).sort(), r.namespaces.map((n) => [n.inode, n.name, n.capacity]).sort());
     assert.equal(samples.find((s) => s.name === 'ephemeral_ports_check_state')?.value, 2);
+  });
+  test('the bound: the same state, worst pool and worst figures as a listing of every namespace whenever one could alert; else within the bounds', () => {
+    for (const [all, bounded] of BOUND_PAIRS.slice(0, 2)) {
+      const a = report(all);
+      const b = report(bounded);
+      assert.equal(b.status, a.status, `${bounded}`);
+      assert.deepEqual(b.unchecked, []);
+      const bounds = (b as unknown as { bounds: { worstIsBound: boolean; mostUsage: number; leastRemaining: number } }).bounds;
+      if (bounds.worstIsBound) {
+        // No namespace could alert (unprivileged: every other range assumed, 28,232 ports):
+        // none need be listed, and no pool of the listing goes beyond the bounds.
+        assert.equal(a.status, 'OK');
+        assert.ok(a.tuples.every((t) => t.remaining >= bounds.leastRemaining && t.usage <= bounds.mostUsage), `${bounded}: within the bounds`);
+        continue;
+      }
+      // The worst pool, and the status line's, are the listing's; the bound adds how many
+      // namespaces it answered for by their counts.
+      assert.deepEqual({ ...b.tuples[0], owners: undefined }, { ...a.tuples[0], owners: undefined }, `${bounded}`);
+      assert.ok(b.summary.startsWith(a.summary), `${b.summary} / ${a.summary}`);
+      type Reading = { inode: number | null; reading: string; bound: { tcp: { leastRemaining: number; mostUsage: number } } | null };
+      const readings = b.namespaces as unknown as Reading[];
+      // Each namespace a listing would show is shown; those not listed could not alert.
+      assert.equal(readings.length, a.namespaces.length);
+      for (const n of readings.filter((x) => x.reading === 'bounded')) {
+        const listed = a.namespaces.find((x) => x.inode === n.inode && (x.inode !== null || x.name === (n as unknown as { name: string }).name))!;
+        assert.equal(listed.status, 'OK', `${n.inode}: bounded, and OK when listed`);
+        assert.ok(a.tuples.filter((t) => t.netns === n.inode).every((t) => t.remaining >= n.bound!.tcp.leastRemaining || t.protocol === 'udp'), `${n.inode}: no tuple below its bound`);
+      }
+    }
+    // As root the check's own namespace (21 sockets in its 100 ports) is answered for by its
+    // counts: its bound cannot reach 70%, and a CRITICAL tuple elsewhere is the worst.
+    const root = report(13).namespaces as unknown as { inode: number; reading: string; bound: { tcp: { leastRemaining: number } } }[];
+    const own = root.find((n) => n.inode === inodeOf('own'))!;
+    assert.equal(own.reading, 'bounded');
+    assert.ok(own.bound.tcp.leastRemaining <= result.counts.own.fresh, 'the bound leaves no more than the kernel still allows a new destination');
+    assert.ok(root.filter((n) => n.reading === 'listed').some((n) => n.inode === inodeOf('plain')));
+    // Text: the same status line but for the bound's words, the same worst_* perfdata.
+    const [textAll, textBound] = [result.checks[16].stdout, result.checks[17].stdout];
+    assert.ok(textBound.split('\n')[0].startsWith(textAll.split('\n')[0]), textBound);
+    const worst = (text: string) => /worst_usage=\S+ worst_used=\S+ worst_remaining=\S+/.exec(text)?.[0];
+    assert.equal(worst(textBound), worst(textAll));
   });
 });
