@@ -1,0 +1,285 @@
+/**
+ * Source NAT's port pools (docs/kernel-model.md, "Source NAT"): conntrack entries → one
+ * pool per (zone, protocol, NAT address, destination address, destination port), where
+ * the destination is the entry's reply source (after any DNAT) and the NAT address its
+ * reply destination. The NAT engine (nf_nat_core.c get_unique_tuple → nf_nat_used_tuple)
+ * takes a port only when no entry of the namespace and zone has that reply tuple: every
+ * entry with the pool's reply tuple and a port in the range holds one, translated or not
+ * (the NAT host's own connections from the NAT address count). Sockets and
+ * ip_local_port_range play no part.
+ *
+ * Pure: a sink the conntrack readers fill, then figures. Memory grows with the reply
+ * tuples, not the entries: counters in typed arrays, one row per reply tuple.
+ */
+import type { AddressTable } from '../kernel/address-table';
+import type { PortRange } from '../kernel/sysctl';
+import { PROTOCOL_TCP, STATE_CLOSE, STATE_TIME_WAIT, type ConntrackSink } from '../sources/conntrack/entries';
+import type { HoldTimes } from '../sources/conntrack/read';
+
+/**
+ * Without a port range in the rule, the kernel keeps to the class of the original source
+ * port (nf_nat_proto.c nf_nat_l4proto_unique_tuple): 1-511, 600-1023 (ports 512-1023:
+ * "credential passing" convention), or 1024-65535.
+ */
+export const DEFAULT_CLASSES: readonly PortRange[] = [
+  { low: 1024, high: 65535 },
+  { low: 600, high: 1023 },
+  { low: 1, high: 511 },
+];
+
+/** Where a pool's range came from: the NAT rules, --nat-range, or the kernel's default class. */
+export type RangeFrom = 'ruleset' | 'option' | 'assumed';
+
+/** A source NAT rule as read from the ruleset: what it applies to, and its port range. */
+export interface NatRule {
+  /** The address family it translates (iptables 4, ip6tables 6, nft inet both: null). */
+  readonly family: 4 | 6 | null;
+  /** null: every protocol. */
+  readonly protocol: 'tcp' | 'udp' | null;
+  /** The address it translates to (SNAT); null for MASQUERADE (the outgoing interface's). */
+  readonly address: string | null;
+  /** null: no range given, the kernel's default class. */
+  readonly range: PortRange | null;
+}
+
+/** How a pool's range is decided: the option, else the rules read (null: none could be). */
+export interface RangeEvidence {
+  readonly option: PortRange | null;
+  readonly rules: readonly NatRule[] | null;
+}
+
+export interface NatChurn {
+  /** Closes per second: TIME_WAIT entries over their hold time, plus CLOSE entries over theirs. */
+  readonly closesPerSecond: number;
+  /** (ports left + ports held by closing entries) / ports held by closing entries; null without them. */
+  readonly headroomFactor: number | null;
+  /** The close rate the pool can sustain if every connection ends in TIME_WAIT. */
+  readonly ceilingPerSecond: number;
+}
+
+export interface NatPool {
+  readonly protocol: 'tcp' | 'udp';
+  readonly zone: number;
+  readonly natAddress: string;
+  readonly remote: string;
+  readonly remotePort: number;
+  readonly range: PortRange & { readonly size: number };
+  readonly rangeFrom: RangeFrom;
+  readonly capacity: number;
+  /** Entries with this reply tuple and a port in the range. */
+  readonly used: number;
+  readonly remaining: number;
+  /** used / capacity, in percent. */
+  readonly usage: number;
+  /** Of the entries, those translated (reply destination ≠ original source). */
+  readonly translated: number;
+  /** TCP entries in the range in TIME_WAIT and CLOSE: ports held until their timeout. */
+  readonly timeWait: number;
+  readonly close: number;
+  /** TCP only. */
+  readonly churn: NatChurn | null;
+}
+
+const INITIAL_ROWS = 256;
+
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/**
+ * The candidate ranges counted per pool, decided before the entries stream: the default
+ * classes, the option's range, every range the rules name.
+ */
+export function candidateRanges(evidence: RangeEvidence): PortRange[] {
+  const ranges: PortRange[] = [...DEFAULT_CLASSES];
+  const add = (r: PortRange) => {
+    if (!ranges.some((x) => x.low === r.low && x.high === r.high)) ranges.push(r);
+  };
+  if (evidence.option !== null) add(evidence.option);
+  for (const rule of evidence.rules ?? []) if (rule.range !== null) add(rule.range);
+  return ranges;
+}
+
+export class NatPoolBuilder implements ConntrackSink {
+  readonly addresses: AddressTable;
+  private readonly ranges: readonly PortRange[];
+  /** Per port: a bit per candidate range holding it (at most 32 ranges). */
+  private readonly inRanges = new Uint32Array(65536);
+  private rows = 0;
+  private capacity = INITIAL_ROWS;
+  private keys = new Int32Array(5 * INITIAL_ROWS);
+  private translatedCount = new Int32Array(INITIAL_ROWS);
+  /** Per row and candidate range: entries, TIME_WAIT entries, CLOSE entries. */
+  private used: Int32Array;
+  private timeWait: Int32Array;
+  private close: Int32Array;
+  private slots = new Int32Array(2 * INITIAL_ROWS);
+
+  constructor(addresses: AddressTable, ranges: readonly PortRange[]) {
+    this.addresses = addresses;
+    this.ranges = ranges.slice(0, 32);
+    this.ranges.forEach((r, k) => {
+      for (let port = r.low; port <= r.high; port++) this.inRanges[port] |= 1 << k;
+    });
+    const k = this.ranges.length;
+    this.used = new Int32Array(k * INITIAL_ROWS);
+    this.timeWait = new Int32Array(k * INITIAL_ROWS);
+    this.close = new Int32Array(k * INITIAL_ROWS);
+  }
+
+  /** Reply tuples seen: the rows held. */
+  get replyTuples(): number {
+    return this.rows;
+  }
+
+  entry(protocol: number, zone: number, originalSource: number, replySource: number, replySourcePort: number, replyDestination: number, replyDestinationPort: number, state: number, _timeoutSeconds: number): void {
+    const row = this.row(protocol, zone, replyDestination, replySource, replySourcePort);
+    if (originalSource !== replyDestination) this.translatedCount[row]++;
+    let bits = this.inRanges[replyDestinationPort];
+    const k = this.ranges.length;
+    const at = row * k;
+    for (let i = 0; bits !== 0; i++, bits >>>= 1) {
+      if ((bits & 1) === 0) continue;
+      this.used[at + i]++;
+      if (state === STATE_TIME_WAIT) this.timeWait[at + i]++;
+      else if (state === STATE_CLOSE) this.close[at + i]++;
+    }
+  }
+
+  private row(protocol: number, zone: number, nat: number, remote: number, remotePort: number): number {
+    const keys = this.keys;
+    let mask = this.slots.length - 1;
+    let slot = mix(nat ^ Math.imul(remote, 0x9e3779b1) ^ Math.imul(remotePort | (protocol << 16), 0x27d4eb2f) ^ Math.imul(zone, 0x165667b1)) & mask;
+    for (;; slot = (slot + 1) & mask) {
+      const row = this.slots[slot] - 1;
+      if (row === -1) break;
+      const at = 5 * row;
+      if (keys[at] === nat && keys[at + 1] === remote && keys[at + 2] === remotePort && keys[at + 3] === protocol && keys[at + 4] === zone) return row;
+    }
+    if (this.rows === this.capacity) {
+      this.grow();
+      return this.row(protocol, zone, nat, remote, remotePort);
+    }
+    const row = this.rows++;
+    const at = 5 * row;
+    keys[at] = nat;
+    keys[at + 1] = remote;
+    keys[at + 2] = remotePort;
+    keys[at + 3] = protocol;
+    keys[at + 4] = zone;
+    this.slots[slot] = row + 1;
+    return row;
+  }
+
+  private grow(): void {
+    const capacity = 2 * this.capacity;
+    const k = this.ranges.length;
+    const bigger = (old: Int32Array, width: number) => {
+      const a = new Int32Array(width * capacity);
+      a.set(old);
+      return a;
+    };
+    this.keys = bigger(this.keys, 5);
+    this.translatedCount = bigger(this.translatedCount, 1);
+    this.used = bigger(this.used, k);
+    this.timeWait = bigger(this.timeWait, k);
+    this.close = bigger(this.close, k);
+    this.capacity = capacity;
+    const slots = new Int32Array(2 * capacity);
+    const mask = slots.length - 1;
+    for (let row = 0; row < this.rows; row++) {
+      const at = 5 * row;
+      let slot = mix(this.keys[at] ^ Math.imul(this.keys[at + 1], 0x9e3779b1) ^ Math.imul(this.keys[at + 2] | (this.keys[at + 3] << 16), 0x27d4eb2f) ^ Math.imul(this.keys[at + 4], 0x165667b1)) & mask;
+      while (slots[slot] !== 0) slot = (slot + 1) & mask;
+      slots[slot] = row + 1;
+    }
+    this.slots = slots;
+  }
+
+  /**
+   * The pools: every reply tuple that at least one translated entry has. Each is judged
+   * against the range its rule gives (evidence), else the default class most of its
+   * entries are in.
+   */
+  finish(evidence: RangeEvidence, hold: HoldTimes): NatPool[] {
+    const pools: NatPool[] = [];
+    const k = this.ranges.length;
+    for (let row = 0; row < this.rows; row++) {
+      if (this.translatedCount[row] === 0) continue;
+      const at = 5 * row;
+      const protocol = this.keys[at + 3] === PROTOCOL_TCP ? 'tcp' : 'udp';
+      const natAddress = this.addresses.text(this.keys[at]);
+      const family = this.addresses.family(this.keys[at]);
+      const { index, from } = this.chooseRange(row, family, protocol, natAddress, evidence);
+      const range = this.ranges[index];
+      const size = range.high - range.low + 1;
+      const used = this.used[row * k + index];
+      const remaining = Math.max(0, size - used);
+      const timeWait = protocol === 'tcp' ? this.timeWait[row * k + index] : 0;
+      const close = protocol === 'tcp' ? this.close[row * k + index] : 0;
+      pools.push({
+        protocol,
+        zone: this.keys[at + 4],
+        natAddress,
+        remote: this.addresses.text(this.keys[at + 1]),
+        remotePort: this.keys[at + 2],
+        range: { low: range.low, high: range.high, size },
+        rangeFrom: from,
+        capacity: size,
+        used,
+        remaining,
+        usage: size === 0 ? 100 : (used / size) * 100,
+        translated: this.translatedCount[row],
+        timeWait,
+        close,
+        churn: protocol === 'tcp' ? natChurn(remaining, timeWait, close, hold) : null,
+      });
+    }
+    return pools;
+  }
+
+  private chooseRange(row: number, family: 4 | 6, protocol: 'tcp' | 'udp', natAddress: string, evidence: RangeEvidence): { index: number; from: RangeFrom } {
+    const indexOf = (r: PortRange) => this.ranges.findIndex((x) => x.low === r.low && x.high === r.high);
+    if (evidence.option !== null) return { index: indexOf(evidence.option), from: 'option' };
+    const k = this.ranges.length;
+    const used = (i: number) => this.used[row * k + i];
+    const rules = (evidence.rules ?? []).filter((r) => (r.family === null || r.family === family) && (r.protocol === null || r.protocol === protocol) && (r.address === null || r.address === natAddress));
+    // Of the rules that can have made this pool, the range that holds most of its entries
+    // (the narrower one on a tie: its figures are the tighter).
+    let best = -1;
+    for (const rule of rules) {
+      if (rule.range === null) continue;
+      const i = indexOf(rule.range);
+      if (best === -1 || used(i) > used(best) || (used(i) === used(best) && size(this.ranges[i]) < size(this.ranges[best]))) best = i;
+    }
+    if (best !== -1 && used(best) > 0) return { index: best, from: 'ruleset' };
+    let cls = 0;
+    for (let i = 1; i < DEFAULT_CLASSES.length; i++) if (used(i) > used(cls)) cls = i;
+    const portless = rules.some((r) => r.range === null);
+    if (portless) return { index: cls, from: 'ruleset' };
+    if (best !== -1) return { index: best, from: 'ruleset' };
+    return { index: cls, from: 'assumed' };
+  }
+}
+
+function size(r: PortRange): number {
+  return r.high - r.low + 1;
+}
+
+/**
+ * A closed connection's entry keeps its NAT port for conntrack's hold time (TIME_WAIT 120 s,
+ * CLOSE 10 s by default), not the socket's 60 s: the close rate the pool sees now is what
+ * those entries hold over how long they hold it.
+ */
+export function natChurn(remaining: number, timeWait: number, close: number, hold: HoldTimes): NatChurn {
+  const held = timeWait + close;
+  return {
+    closesPerSecond: timeWait / hold.timeWaitSeconds + close / hold.closeSeconds,
+    headroomFactor: held === 0 ? null : (remaining + held) / held,
+    ceilingPerSecond: (remaining + held) / hold.timeWaitSeconds,
+  };
+}

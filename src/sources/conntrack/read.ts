@@ -1,0 +1,157 @@
+/**
+ * A namespace's conntrack table, streamed into a sink (entries.ts), from either of the
+ * kernel's two doors: /proc/PID/net/nf_conntrack (root only, mode 0440, and only with
+ * CONFIG_NF_CONNTRACK_PROCFS) or ctnetlink through `conntrack -L` (CAP_NET_ADMIN). Both
+ * give the same entries (test/groundtruth/nat.test.ts runs both on one router); memory
+ * stays at one line buffer whatever the table's size.
+ *
+ * Also the namespace's conntrack statistics and the hold times of closing entries.
+ */
+import { KernelError } from '../../kernel/errors';
+import type { Host } from '../../kernel/host';
+import { LineCarry } from '../../kernel/lines';
+import { parseIntSysctl } from '../../kernel/sysctl';
+import { ConntrackParser, type ConntrackSink } from './entries';
+
+/** Where distributions install conntrack-tools' program. No PATH search. */
+export const CONNTRACK_PATHS: readonly string[] = ['/usr/sbin/conntrack', '/sbin/conntrack', '/usr/bin/conntrack', '/bin/conntrack'];
+
+/** auto: the /proc file when the kernel has it, else the conntrack program. */
+export type ConntrackChoice = 'auto' | 'proc' | 'conntrack';
+
+export interface ConntrackRead {
+  /** What the entries were read from: the file, or the program's path. */
+  readonly from: string;
+  /** TCP and UDP entries handed to the sink. */
+  readonly entries: number;
+}
+
+/**
+ * -L lists one family (IPv4 unless -f says otherwise), so one listing per family;
+ * -o extended puts the family first as /proc does.
+ */
+export function conntrackArguments(family: 'ipv4' | 'ipv6'): string[] {
+  return ['-L', '-f', family, '-o', 'extended'];
+}
+
+/**
+ * Streams the entries of the namespace whose /proc is procRoot (for another namespace
+ * through `conntrack`, `host` must run its programs inside it).
+ */
+export async function readConntrack(host: Host, procRoot: string, choice: ConntrackChoice, sink: ConntrackSink, onStage: (stage: string) => void, signal: AbortSignal): Promise<ConntrackRead> {
+  if (choice !== 'conntrack') {
+    const path = `${procRoot}/net/nf_conntrack`;
+    onStage(`reading ${path}`);
+    const file = await host.open(path);
+    if (file !== undefined) {
+      const parser = new ConntrackParser(sink, path);
+      try {
+        const lines = new LineCarry(parser, path);
+        while (await lines.readFrom((into, offset, length) => file.read(into, offset, length)));
+        lines.finish();
+      } finally {
+        await file.close();
+      }
+      return { from: path, entries: parser.entries };
+    }
+    if (choice === 'proc') throw new KernelError(path, 'missing (a kernel without CONFIG_NF_CONNTRACK_PROCFS): use the conntrack program');
+  }
+  if (host.spawn === undefined || host.findProgram === undefined) throw new KernelError('conntrack', 'this host cannot run programs');
+  const program = host.findProgram(CONNTRACK_PATHS);
+  const parser = new ConntrackParser(sink, program);
+  for (const family of ['ipv4', 'ipv6'] as const) {
+    onStage(`reading the output of ${program} -L -f ${family}`);
+    const child = await host.spawn(program, conntrackArguments(family), signal);
+    if (child === undefined) throw new KernelError(program, 'cannot be run');
+    const lines = new LineCarry(parser, program);
+    let end;
+    try {
+      end = await child.drain((chunk) => lines.push(chunk));
+    } finally {
+      child.kill();
+    }
+    if (end.code !== 0) {
+      // The program's own words (root-owned, fixed arguments), kept short and printable.
+      const why = end.stderr.trim().split('\n')[0].replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
+      throw new KernelError(program, `${end.code === null ? `killed by ${end.signal}` : `exit status ${end.code}`}${why ? `: ${why}` : ''}`);
+    }
+    lines.finish();
+  }
+  return { from: program, entries: parser.entries };
+}
+
+/** What a namespace's conntrack counted since it was made, summed over the CPUs. */
+export interface ConntrackStats {
+  /**
+   * Entries that could not be inserted at confirmation: among them, connections whose NAT
+   * tuple was already taken (no free port) — and races between two CPUs, which also count.
+   */
+  readonly insertFailed: number;
+  /** Packets dropped by conntrack: among them, those insertFailed refused. */
+  readonly drop: number;
+}
+
+/**
+ * /proc/PID/net/stat/nf_conntrack: a header naming the columns, then one row per CPU of
+ * 8-digit hex numbers (nf_conntrack_standalone.c ct_cpu_seq_show). Columns are found by
+ * name: older kernels have others.
+ */
+export function parseConntrackStats(text: string, path: string): ConntrackStats {
+  const rows = text.split('\n').filter((line) => line.trim() !== '');
+  const header = (rows.shift() ?? '').trim().split(/\s+/);
+  const at = (name: string): number => {
+    const i = header.indexOf(name);
+    if (i === -1) throw new KernelError(path, `no ${name} column`);
+    return i;
+  };
+  const insertFailedAt = at('insert_failed');
+  const dropAt = at('drop');
+  let insertFailed = 0;
+  let drop = 0;
+  for (const row of rows) {
+    const fields = row.trim().split(/\s+/);
+    const value = (i: number): number => {
+      if (!/^[0-9a-fA-F]{1,16}$/.test(fields[i] ?? '')) throw new KernelError(path, 'a column that is not hexadecimal', row);
+      return parseInt(fields[i], 16);
+    };
+    insertFailed += value(insertFailedAt);
+    drop += value(dropAt);
+  }
+  if (rows.length === 0) throw new KernelError(path, 'no row of counters');
+  return { insertFailed, drop };
+}
+
+/** The namespace's counters (anyone may read them); null without conntrack in the kernel. */
+export async function readConntrackStats(host: Host, procRoot: string): Promise<ConntrackStats | null> {
+  const path = `${procRoot}/net/stat/nf_conntrack`;
+  const text = await host.readText(path);
+  return text === undefined ? null : parseConntrackStats(text, path);
+}
+
+/** How long conntrack keeps a closed TCP connection's entry, and so its NAT port. */
+export interface HoldTimes {
+  /** net.netfilter.nf_conntrack_tcp_timeout_time_wait, seconds (default 120). */
+  readonly timeWaitSeconds: number;
+  /** nf_conntrack_tcp_timeout_close (default 10): after a reset. */
+  readonly closeSeconds: number;
+  /** Read from the namespace (else the kernel defaults). */
+  readonly read: boolean;
+}
+
+export const DEFAULT_HOLD_TIMES: HoldTimes = { timeWaitSeconds: 120, closeSeconds: 10, read: false };
+
+/**
+ * The hold times of the namespace whose sysctls `procRoot/sys` shows: only the reader's
+ * own (a /proc/sys path always answers for the reader's namespace).
+ */
+export async function readHoldTimes(host: Host, procRoot: string): Promise<HoldTimes> {
+  const dir = `${procRoot}/sys/net/netfilter`;
+  const one = async (name: string): Promise<number | undefined> => {
+    const text = await host.readText(`${dir}/${name}`);
+    return text === undefined ? undefined : parseIntSysctl(text, `${dir}/${name}`, 1, 2 ** 31 - 1);
+  };
+  const timeWait = await one('nf_conntrack_tcp_timeout_time_wait');
+  const close = await one('nf_conntrack_tcp_timeout_close');
+  if (timeWait === undefined || close === undefined) return DEFAULT_HOLD_TIMES;
+  return { timeWaitSeconds: timeWait, closeSeconds: close, read: true };
+}
