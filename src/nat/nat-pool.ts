@@ -15,6 +15,7 @@ import type { AddressTable } from '../kernel/address-table';
 import type { PortRange } from '../kernel/sysctl';
 import { PROTOCOL_TCP, STATE_CLOSE, STATE_TIME_WAIT, type ConntrackSink } from '../sources/conntrack/entries';
 import type { HoldTimes } from '../sources/conntrack/read';
+import type { NatRule } from '../sources/ruleset/rules';
 
 /**
  * Without a port range in the rule, the kernel keeps to the class of the original source
@@ -29,18 +30,6 @@ export const DEFAULT_CLASSES: readonly PortRange[] = [
 
 /** Where a pool's range came from: the NAT rules, --nat-range, or the kernel's default class. */
 export type RangeFrom = 'ruleset' | 'option' | 'assumed';
-
-/** A source NAT rule as read from the ruleset: what it applies to, and its port range. */
-export interface NatRule {
-  /** The address family it translates (iptables 4, ip6tables 6, nft inet both: null). */
-  readonly family: 4 | 6 | null;
-  /** null: every protocol. */
-  readonly protocol: 'tcp' | 'udp' | null;
-  /** The address it translates to (SNAT); null for MASQUERADE (the outgoing interface's). */
-  readonly address: string | null;
-  /** null: no range given, the kernel's default class. */
-  readonly range: PortRange | null;
-}
 
 /** How a pool's range is decided: the option, else the rules read (null: none could be). */
 export interface RangeEvidence {

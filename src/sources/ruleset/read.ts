@@ -1,0 +1,98 @@
+/**
+ * Reads a namespace's source NAT rules (rules.ts) as root, through the trusted-program gate:
+ * nft's JSON, iptables-nft-save where nft shows iptables targets, and iptables-legacy-save
+ * where the legacy nat table exists (its names file lists it: running the program without
+ * one would make the kernel load the legacy modules). Listing changes nothing.
+ *
+ * What cannot be read is said, never an error: a pool then takes the kernel's default
+ * class, as assumed.
+ */
+import { KernelError } from '../../kernel/errors';
+import type { Host } from '../../kernel/host';
+import { parseIptablesSave, parseNftRuleset, type NatRule } from './rules';
+
+export const NFT_PATHS: readonly string[] = ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'];
+const saveProgram = (name: string): readonly string[] => [`/usr/sbin/${name}`, `/sbin/${name}`];
+
+/** The most of a program's output kept: kube-proxy's nat table can run to megabytes. */
+const OUTPUT_MAX = 64 << 20;
+
+export interface RulesRead {
+  /** The rules found; null when no ruleset could be read at all. */
+  readonly rules: NatRule[] | null;
+  /** What was read ("nft", "iptables-legacy-save"...), and what could not be, and why. */
+  readonly read: readonly string[];
+  readonly unread: readonly string[];
+}
+
+/** A program's stdout as text, or a KernelError saying why not. */
+async function output(host: Host, paths: readonly string[], args: string[], signal: AbortSignal): Promise<string> {
+  if (host.spawn === undefined || host.findProgram === undefined) throw new KernelError(paths[0], 'this host cannot run programs');
+  const program = host.findProgram(paths);
+  const child = await host.spawn(program, args, signal);
+  if (child === undefined) throw new KernelError(program, 'cannot be run');
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let end;
+  try {
+    end = await child.drain((chunk) => {
+      size += chunk.length;
+      if (size > OUTPUT_MAX) throw new KernelError(program, `more than ${OUTPUT_MAX >> 20} MiB of output`);
+      chunks.push(chunk.slice());
+    });
+  } finally {
+    child.kill();
+  }
+  if (end.code !== 0) {
+    const why = end.stderr.trim().split('\n')[0].replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
+    throw new KernelError(program, `${end.code === null ? `killed by ${end.signal}` : `exit status ${end.code}`}${why ? `: ${why}` : ''}`);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * @param procRoot the namespace's /proc (`/proc/PID`): where its legacy tables are named
+ * @param host runs its programs inside the namespace (nsenter) for another namespace
+ */
+export async function readNatRules(host: Host, procRoot: string, signal: AbortSignal, onStage: (stage: string) => void): Promise<RulesRead> {
+  const rules: NatRule[] = [];
+  const read: string[] = [];
+  const unread: string[] = [];
+  const attempt = async (name: string, paths: readonly string[], args: string[], parse: (text: string) => NatRule[]): Promise<boolean> => {
+    onStage(`reading the NAT rules with ${name}`);
+    try {
+      const text = await output(host, paths, args, signal);
+      try {
+        rules.push(...parse(text));
+      } catch (err) {
+        throw new KernelError(name, `output not understood (${err instanceof Error ? err.name : 'error'})`);
+      }
+      read.push(name);
+      return true;
+    } catch (err) {
+      if (!(err instanceof KernelError) || signal.aborted) throw err;
+      unread.push(err.message);
+      return false;
+    }
+  };
+  let xtTargets = true;
+  await attempt('nft', NFT_PATHS, ['-j', 'list', 'ruleset'], (text) => {
+    const found = parseNftRuleset(text);
+    xtTargets = found.xtTargets;
+    return found.rules;
+  });
+  // iptables-nft's rules: their ranges are not in nft's JSON. Without nft, read them anyway.
+  if (xtTargets) {
+    await attempt('iptables-nft-save', saveProgram('iptables-nft-save'), ['-t', 'nat'], (text) => parseIptablesSave(text, 4));
+    await attempt('ip6tables-nft-save', saveProgram('ip6tables-nft-save'), ['-t', 'nat'], (text) => parseIptablesSave(text, 6));
+  }
+  for (const [family, names, program] of [
+    [4, 'ip_tables_names', 'iptables-legacy-save'],
+    [6, 'ip6_tables_names', 'ip6tables-legacy-save'],
+  ] as const) {
+    const tables = await host.readText(`${procRoot}/net/${names}`).catch(() => undefined);
+    if (tables === undefined || !tables.split('\n').includes('nat')) continue;
+    await attempt(program, saveProgram(program), ['-t', 'nat'], (text) => parseIptablesSave(text, family));
+  }
+  return { rules: read.length === 0 ? null : rules, read, unread };
+}
