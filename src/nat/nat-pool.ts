@@ -11,8 +11,8 @@
  * Pure: a sink the conntrack readers fill, then figures. Memory grows with the reply
  * tuples, not the entries: counters in typed arrays, one row per reply tuple.
  */
-import type { AddressTable } from '../kernel/address-table';
-import type { PortRange } from '../kernel/sysctl';
+import type { AddressTable } from '../model/address-table';
+import type { PortRange } from '../model/settings';
 import { PROTOCOL_TCP, STATE_CLOSE, STATE_TIME_WAIT, type ConntrackSink } from '../sources/conntrack/entries';
 import type { HoldTimes } from '../sources/conntrack/read';
 import type { NatRule } from '../sources/ruleset/rules';
@@ -125,6 +125,7 @@ export class NatPoolBuilder implements ConntrackSink {
     return this.rows;
   }
 
+  /** Counts one entry into its reply tuple's row (hot path: one call per socket, here per conntrack entry). */
   entry(protocol: number, zone: number, originalSource: number, replySource: number, replySourcePort: number, replyDestination: number, replyDestinationPort: number, state: number, _timeoutSeconds: number): void {
     const row = this.row(protocol, zone, replyDestination, replySource, replySourcePort);
     if (originalSource !== replyDestination) this.translatedCount[row]++;

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AddressTable } from '../../src/kernel/address-table';
-import { KernelError } from '../../src/kernel/errors';
-import type { ChildProcess, Host } from '../../src/kernel/host';
-import { LineCarry } from '../../src/kernel/lines';
+import { AddressTable } from '../../src/model/address-table';
+import { KernelError } from '../../src/host/errors';
+import type { ChildProcess, Host } from '../../src/host/host';
+import { LineCarry } from '../../src/host/lines';
 import { candidateRanges, NatPoolBuilder, type NatPool, type RangeEvidence } from '../../src/nat/nat-pool';
 import type { NatRule } from '../../src/sources/ruleset/rules';
 import { ConntrackParser, type ConntrackSink } from '../../src/sources/conntrack/entries';
@@ -195,7 +195,7 @@ describe('readConntrack', () => {
 
   const count = async (host: Host, choice: 'auto' | 'proc' | 'conntrack') => {
     const builder = new NatPoolBuilder(new AddressTable(), candidateRanges({ option: null, rules: RULES }));
-    const read = await readConntrack(host, '/proc/42', choice, builder, () => {}, new AbortController().signal);
+    const read = await readConntrack({ host, procRoot: '/proc/42', onStage: () => {}, signal: new AbortController().signal }, choice, builder);
     return { read, pools: builder.finish({ option: null, rules: RULES }, DEFAULT_HOLD_TIMES).length };
   };
 

@@ -10,10 +10,10 @@
  * original direction, the second the reply direction. Bytes are decoded in place: no
  * string, no object, no regex per entry (a gateway may hold a million of them).
  */
-import { parseIpv6 } from '../../kernel/address';
-import type { AddressTable } from '../../kernel/address-table';
-import { KernelError } from '../../kernel/errors';
-import { eachCompleteLine, type LineParser } from '../../kernel/lines';
+import { parseIpv6 } from '../../model/address';
+import type { AddressTable } from '../../model/address-table';
+import { KernelError } from '../../host/errors';
+import { eachCompleteLine, type LineParser } from '../../host/lines';
 
 /** IP protocol numbers: the only ones whose entries hold a port the NAT engine hands out. */
 export const PROTOCOL_TCP = 6;
@@ -44,6 +44,7 @@ export interface ConntrackSink {
    *   NAT address and port when it was translated)
    * @param state an index into CONNTRACK_TCP_STATES; STATE_NONE for UDP
    * @param timeoutSeconds how long the entry still lives unless a packet refreshes it
+   * (hot path: one call per socket, here per conntrack entry)
    */
   entry(protocol: number, zone: number, originalSource: number, replySource: number, replySourcePort: number, replyDestination: number, replyDestinationPort: number, state: number, timeoutSeconds: number): void;
 }

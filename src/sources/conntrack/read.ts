@@ -7,10 +7,10 @@
  *
  * Also the namespace's conntrack statistics and the hold times of closing entries.
  */
-import { KernelError } from '../../kernel/errors';
-import type { Host } from '../../kernel/host';
-import { LineCarry } from '../../kernel/lines';
-import { parseIntSysctl } from '../../kernel/sysctl';
+import { KernelError } from '../../host/errors';
+import type { Host } from '../../host/host';
+import type { NamespaceReading } from '../../model/reading';
+import { LineCarry } from '../../host/lines';
 import { ConntrackParser, type ConntrackSink } from './entries';
 
 /** Where distributions install conntrack-tools' program. No PATH search. */
@@ -34,11 +34,14 @@ export function conntrackArguments(family: 'ipv4' | 'ipv6'): string[] {
   return ['-L', '-f', family, '-o', 'extended'];
 }
 
+/** What the conntrack and ruleset readers need of a namespace's reading. */
+export type ConntrackReading = Pick<NamespaceReading, 'host' | 'procRoot' | 'signal' | 'onStage'>;
+
 /**
- * Streams the entries of the namespace whose /proc is procRoot (for another namespace
- * through `conntrack`, `host` must run its programs inside it).
+ * Streams the entries of the namespace whose /proc is reading.procRoot (for another
+ * namespace through `conntrack`, reading.host must run its programs inside it).
  */
-export async function readConntrack(host: Host, procRoot: string, choice: ConntrackChoice, sink: ConntrackSink, onStage: (stage: string) => void, signal: AbortSignal): Promise<ConntrackRead> {
+export async function readConntrack({ host, procRoot, signal, onStage }: ConntrackReading, choice: ConntrackChoice, sink: ConntrackSink): Promise<ConntrackRead> {
   if (choice !== 'conntrack') {
     const path = `${procRoot}/net/nf_conntrack`;
     onStage(`reading ${path}`);
@@ -140,6 +143,14 @@ export interface HoldTimes {
 
 export const DEFAULT_HOLD_TIMES: HoldTimes = { timeWaitSeconds: 120, closeSeconds: 10, read: false };
 
+/** A hold time in seconds, as the sysctl prints it. */
+function seconds(text: string, path: string): number {
+  const body = text.trim();
+  const n = /^\d{1,10}$/.test(body) ? Number(body) : NaN;
+  if (!(n >= 1 && n <= 2 ** 31 - 1)) throw new KernelError(path, 'expected a number of seconds', text);
+  return n;
+}
+
 /**
  * The hold times of the namespace whose sysctls `procRoot/sys` shows: only the reader's
  * own (a /proc/sys path always answers for the reader's namespace).
@@ -148,7 +159,7 @@ export async function readHoldTimes(host: Host, procRoot: string): Promise<HoldT
   const dir = `${procRoot}/sys/net/netfilter`;
   const one = async (name: string): Promise<number | undefined> => {
     const text = await host.readText(`${dir}/${name}`);
-    return text === undefined ? undefined : parseIntSysctl(text, `${dir}/${name}`, 1, 2 ** 31 - 1);
+    return text === undefined ? undefined : seconds(text, `${dir}/${name}`);
   };
   const timeWait = await one('nf_conntrack_tcp_timeout_time_wait');
   const close = await one('nf_conntrack_tcp_timeout_close');

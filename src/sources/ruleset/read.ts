@@ -7,8 +7,10 @@
  * What cannot be read is said, never an error: a pool then takes the kernel's default
  * class, as assumed.
  */
-import { KernelError } from '../../kernel/errors';
-import type { Host } from '../../kernel/host';
+import { KernelError } from '../../host/errors';
+import { programOutput } from '../../host/helpers';
+import type { Host } from '../../host/host';
+import type { NamespaceReading } from '../../model/reading';
 import { parseIptablesSave, parseNftRuleset, type NatRule } from './rules';
 
 export const NFT_PATHS: readonly string[] = ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'];
@@ -31,30 +33,14 @@ async function output(host: Host, paths: readonly string[], args: string[], sign
   const program = host.findProgram(paths);
   const child = await host.spawn(program, args, signal);
   if (child === undefined) throw new KernelError(program, 'cannot be run');
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let end;
-  try {
-    end = await child.drain((chunk) => {
-      size += chunk.length;
-      if (size > OUTPUT_MAX) throw new KernelError(program, `more than ${OUTPUT_MAX >> 20} MiB of output`);
-      chunks.push(chunk.slice());
-    });
-  } finally {
-    child.kill();
-  }
-  if (end.code !== 0) {
-    const why = end.stderr.trim().split('\n')[0].replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
-    throw new KernelError(program, `${end.code === null ? `killed by ${end.signal}` : `exit status ${end.code}`}${why ? `: ${why}` : ''}`);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  return programOutput(child, program, OUTPUT_MAX);
 }
 
 /**
- * @param procRoot the namespace's /proc (`/proc/PID`): where its legacy tables are named
- * @param host runs its programs inside the namespace (nsenter) for another namespace
+ * reading.procRoot is where the namespace's legacy tables are named; for another
+ * namespace, reading.host must run its programs inside it (nsenter).
  */
-export async function readNatRules(host: Host, procRoot: string, signal: AbortSignal, onStage: (stage: string) => void): Promise<RulesRead> {
+export async function readNatRules({ host, procRoot, signal, onStage }: Pick<NamespaceReading, 'host' | 'procRoot' | 'signal' | 'onStage'>): Promise<RulesRead> {
   const rules: NatRule[] = [];
   const read: string[] = [];
   const unread: string[] = [];

@@ -9,7 +9,7 @@
  * (`iptables-legacy-save -t nat`, and `iptables-nft-save -t nat` for the rules iptables-nft
  * put into nft, which nft's JSON shows only as an opaque `xt` target without its range).
  */
-import type { PortRange } from '../../kernel/sysctl';
+import type { PortRange } from '../../model/settings';
 
 export interface NatRule {
   /** The address family it translates (iptables 4, ip6tables 6, nft inet: either, null). */
