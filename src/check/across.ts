@@ -53,16 +53,16 @@ async function settingsOf(host: Host, ref: NamespaceRef, h: Helpers, signal: Abo
 }
 
 /** Where and how its sockets are read: through nsenter as root, else its processes' /proc/PID/net. */
-function socketsOf(host: Host, ref: NamespaceRef, h: Helpers, choice: SourceChoice): { host: Host; procRoot: string; choice: SourceChoice } {
+function socketsOf(host: Host, ref: NamespaceRef, h: Helpers, choice: SourceChoice): { host: Host; procRoot: string; choice: SourceChoice; entered?: boolean } {
   if (ref.own) return { host, procRoot: '/proc', choice };
   const nsenter = 'path' in h.nsenter ? h.nsenter.path : null;
   const canEnter = h.root && ref.door !== null && nsenter !== null;
   if (ref.procRoot === null) {
     // A name under /run/netns with no process in it: no /proc/PID/net shows its tables.
     if (!canEnter || choice === 'proc') throw new Unreadable(`no process in it: only ss run inside it${h.root ? '' : ' by root'} can list its sockets`);
-    return { host: entering(host, nsenter, ref.door!), procRoot: '/nonexistent', choice: 'ss' };
+    return { host: entering(host, nsenter, ref.door!), procRoot: '/nonexistent', choice: 'ss', entered: true };
   }
-  if (canEnter) return { host: entering(host, nsenter, ref.door!), procRoot: ref.procRoot, choice };
+  if (canEnter) return { host: entering(host, nsenter, ref.door!), procRoot: ref.procRoot, choice, entered: true };
   if (choice === 'ss') throw new Unreadable(`ss must run inside the namespace, which needs root${h.root && 'why' in h.nsenter ? ` and nsenter (${h.nsenter.why})` : ''}: use --source auto or proc`);
   return { host, procRoot: ref.procRoot, choice: 'proc' };
 }
@@ -76,7 +76,7 @@ async function readingOf(host: Host, ref: NamespaceRef, h: Helpers, choice: Sour
   const where = socketsOf(host, ref, h, choice);
   // A read that hangs in the kernel is abandoned at the deadline (stoppable ends it at its
   // next read; nsenter and ss are killed).
-  return { host: stoppable(where.host, signal), procRoot: where.procRoot, settings, source: where.choice, ssBudgetMs: Infinity, signal, onStage: () => {}, own: ref.own, root: h.root };
+  return { host: stoppable(where.host, signal), procRoot: where.procRoot, settings, source: where.choice, ssBudgetMs: Infinity, signal, onStage: () => {}, own: ref.own, root: h.root, programsInside: where.entered === true };
 }
 
 /** Is it still the namespace we found (a process of it alive, its pid not reused)? */

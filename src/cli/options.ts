@@ -48,6 +48,8 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { long: 'source', arg: 'SOURCE', fallback: 'auto', help: 'read sockets with ss (filtered in the kernel: fast on busy hosts) or from /proc/net: auto, ss or proc; auto: /proc when the namespace holds fewer than 5000 sockets (its sockstat), else ss when it works and answers within half of -t (else it is killed), /proc otherwise' },
   { long: 'proc', arg: 'DIR', fallback: '/proc', help: 'read DIR/net/* and DIR/sys/net/ipv4/* (a captured copy, for instance); implies --source proc; refused under sudo (a copy needs no root)' },
   { long: 'namespaces', arg: 'WHICH', help: 'check other network namespaces (containers, pods): all, a PID, or a NAME under /run/netns; their sysctls need root (else the defaults of a new namespace are assumed, and said)' },
+  { long: 'nat', help: 'also judge the source NAT port pools (MASQUERADE, SNAT) of each namespace read, per NAT address and destination, from conntrack and the NAT rules (root; without root only conntrack\'s insert_failed counter is read, and said); off by default: the table can hold a million entries' },
+  { long: 'nat-range', arg: 'LOW-HIGH', help: 'the NAT rules\' port range (--to-ports, masquerade to :LOW-HIGH) instead of reading the rules; implies --nat' },
   { long: 'owners', help: 'name the processes holding each listed tuple\'s sockets (done anyway for WARNING and CRITICAL tuples, and with -v); root sees every process, other users their own' },
   { long: 'timeout', short: 't', arg: 'SECONDS', fallback: '8', help: 'give up with UNKNOWN after SECONDS (below check_nrpe\'s 10 s)' },
   { long: 'verbose', short: 'v', help: 'more detail: range, listeners, TIME_WAIT, optimistic and bind()-style figures, what the parity cannot tell; repeat up to 3 times' },
@@ -77,6 +79,10 @@ export interface Options {
   readonly owners: boolean;
   /** --namespaces; null: only the check's own namespace, as before. */
   readonly namespaces: NamespaceChoice | null;
+  /** --nat (or --nat-range): judge the source NAT pools too. */
+  readonly nat: boolean;
+  /** --nat-range: the NAT port range stated; null: read from the rules, else assumed. */
+  readonly natRange: { readonly low: number; readonly high: number } | null;
 }
 
 /**
@@ -170,11 +176,11 @@ function range(text: string, option: string): Range {
   }
 }
 
-function portSpan(text: string): { low: number; high: number } {
+function portSpan(text: string, option = 'remote-port'): { low: number; high: number } {
   const m = /^(\d+)(?:-(\d+))?$/.exec(text);
   const low = m ? Number(m[1]) : NaN;
   const high = m && m[2] !== undefined ? Number(m[2]) : low;
-  if (!(low >= 1 && high <= 65535 && low <= high)) throw new UsageError(`--remote-port wants PORT or LOW-HIGH within 1-65535, not "${text}"`);
+  if (!(low >= 1 && high <= 65535 && low <= high)) throw new UsageError(`--${option} wants PORT or LOW-HIGH within 1-65535, not "${text}"`);
   return { low, high };
 }
 
@@ -224,6 +230,8 @@ export function parseCommandLine(argv: readonly string[]): Options {
     return v === undefined ? null : wholeNumber(v, long, 65535);
   };
 
+  const natRangeText = single('nat-range');
+  const natRange = natRangeText === undefined ? null : portSpan(natRangeText, 'nat-range');
   const both = !flag('tcp') && !flag('udp');
   const anyFamily = !flag('ipv4') && !flag('ipv6');
   const families: Family[] = [];
@@ -247,7 +255,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
       families,
       remote: matcher(values('remote'), 'remote'),
       local: matcher(values('local'), 'local'),
-      remotePorts: values('remote-port').map(portSpan),
+      remotePorts: values('remote-port').map((v) => portSpan(v)),
     },
     top: wholeNumber(single('top') as string, 'top'),
     tuplePerfdata: flag('tuple-perfdata'),
@@ -258,6 +266,8 @@ export function parseCommandLine(argv: readonly string[]): Options {
     timeoutSeconds,
     namespaces,
     owners: flag('owners'),
+    nat: flag('nat') || natRange !== null,
+    natRange,
   };
 }
 
@@ -281,7 +291,7 @@ export function usageText(): string {
     '  [--warning-churn FACTOR] [--critical-churn FACTOR]\n' +
     '  [--tcp] [--udp] [-4] [-6] [--remote PREFIX]... [--remote-port PORT]... [--local PREFIX]...\n' +
     '  [--top N] [--tuple-perfdata] [--format FORMAT] [--source SOURCE] [--proc DIR]\n' +
-    '  [--namespaces WHICH] [--owners]\n' +
+    '  [--namespaces WHICH] [--owners] [--nat] [--nat-range LOW-HIGH]\n' +
     '  [-t SECONDS] [-v]...\n' +
     '  check_ephemeral_ports -h (help), -V (version)\n';
 }

@@ -31,7 +31,10 @@ export interface RulesRead {
 async function output(host: Host, paths: readonly string[], args: string[], signal: AbortSignal): Promise<string> {
   if (host.spawn === undefined || host.findProgram === undefined) throw new KernelError(paths[0], 'this host cannot run programs');
   const program = host.findProgram(paths);
-  const child = await host.spawn(program, args, signal);
+  // iptables' programs are links to one multi-call binary (xtables-nft-multi), which reads
+  // its applet from argv[0]: the gate hands us the real file, so name the applet first.
+  const applet = /\/xtables-[a-z]+-multi$/.test(program) ? [paths[0].slice(paths[0].lastIndexOf('/') + 1).replace(/-(nft|legacy)-save$/, '-save')] : [];
+  const child = await host.spawn(program, [...applet, ...args], signal);
   if (child === undefined) throw new KernelError(program, 'cannot be run');
   return programOutput(child, program, OUTPUT_MAX);
 }

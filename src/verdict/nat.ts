@@ -1,0 +1,83 @@
+/**
+ * NAT pools + thresholds → their states, the perfdata of the worst, and its place beside
+ * the socket tuples: the same thresholds judge both (judgeHeadroom), and the worst item
+ * overall, a tuple or a NAT pool, sets the state and the summary.
+ */
+import type { Perfdata } from '../nagios/perfdata';
+import { State } from '../nagios/state';
+import { freshNatRange, type NatFindings } from '../nat/findings';
+import type { NatPool } from '../nat/nat-pool';
+import { judgeHeadroom, type Judged, type Thresholds } from './judge';
+import type { Selection } from './selection';
+
+export interface JudgedNat {
+  readonly pool: NatPool;
+  readonly state: State;
+  readonly reason: Judged['reason'];
+}
+
+export interface NatVerdict {
+  readonly findings: NatFindings;
+  /** Every selected NAT pool, worst first. */
+  readonly judged: readonly JudgedNat[];
+  /** The worst pool's state; OK without one. */
+  readonly state: State;
+}
+
+export function judgeNatPool(pool: NatPool, t: Thresholds): JudgedNat {
+  return { pool, ...judgeHeadroom(pool.usage, pool.remaining, pool.churn?.headroomFactor ?? null, t) };
+}
+
+/** The order of worstFirst (judge.ts): worst state, fewest ports left, highest usage. */
+export function worstNatFirst(a: JudgedNat, b: JudgedNat): number {
+  const key = (p: NatPool) => `${p.protocol} ${p.natAddress} ${p.remote} ${p.remotePort} ${p.zone}`;
+  return b.state - a.state || a.pool.remaining - b.pool.remaining || b.pool.usage - a.pool.usage || (key(a.pool) < key(b.pool) ? -1 : key(a.pool) > key(b.pool) ? 1 : 0);
+}
+
+/** The pools the selection keeps: protocol, family, remote address and port (the NAT address is no local address of a tuple). */
+function selected(pool: NatPool, s: Selection): boolean {
+  if (!(pool.protocol === 'tcp' ? s.tcp : s.udp)) return false;
+  if (!s.families.includes(pool.remote.includes(':') ? 6 : 4)) return false;
+  if (s.remote !== null && !s.remote.matches(pool.remote)) return false;
+  return s.remotePorts.length === 0 || s.remotePorts.some((r) => pool.remotePort >= r.low && pool.remotePort <= r.high);
+}
+
+export function judgeNat(findings: NatFindings, t: Thresholds, selection: Selection): NatVerdict {
+  const judged = findings.pools.filter((p) => selected(p, selection)).map((p) => judgeNatPool(p, t)).sort(worstNatFirst);
+  return { findings, judged, state: judged[0]?.state ?? State.OK };
+}
+
+/** Is the NAT pool worse than the tuple (or no tuple at all)? The order of worstFirst. */
+export function natIsWorse(nat: JudgedNat | undefined, tuple: { readonly state: State; readonly pool: { readonly remaining: number; readonly usage: number } } | undefined): boolean {
+  if (nat === undefined) return false;
+  if (tuple === undefined) return true;
+  return nat.state - tuple.state > 0 || (nat.state === tuple.state && (nat.pool.remaining < tuple.pool.remaining || (nat.pool.remaining === tuple.pool.remaining && nat.pool.usage > tuple.pool.usage)));
+}
+
+/**
+ * Three fixed labels with --nat: the worst NAT pool's usage and remaining (without a pool,
+ * what a new destination gets: 0 % and its range), and insert_failed, the namespace's
+ * count of connections conntrack refused, a full pool's only trace. The first two are
+ * left out when the table cannot be read (not root): a gap, not a made-up figure.
+ * @param verdicts one per namespace read (several with --namespaces)
+ */
+export function natPerfdata(verdicts: readonly NatVerdict[], t: Thresholds): Perfdata[] {
+  const read = verdicts.filter((v) => v.findings.unread === null);
+  const items: Perfdata[] = [];
+  const worst = read.map((v) => v.judged[0]).filter((j): j is JudgedNat => j !== undefined).sort(worstNatFirst)[0];
+  if (worst !== undefined) {
+    items.push(
+      { label: 'nat_worst_usage', value: worst.pool.usage, uom: '%', warn: t.warning.perfdataValue(), crit: t.critical.perfdataValue(), min: 0, max: 100 },
+      { label: 'nat_worst_remaining', value: worst.pool.remaining, warn: t.warningRemaining ?? undefined, crit: t.criticalRemaining ?? undefined, min: 0, max: worst.pool.capacity },
+    );
+  } else if (read.length > 0) {
+    const size = Math.min(...read.map((v) => freshNatRange(v.findings.evidence).range).map((r) => r.high - r.low + 1));
+    items.push(
+      { label: 'nat_worst_usage', value: 0, uom: '%', warn: t.warning.perfdataValue(), crit: t.critical.perfdataValue(), min: 0, max: 100 },
+      { label: 'nat_worst_remaining', value: size, warn: t.warningRemaining ?? undefined, crit: t.criticalRemaining ?? undefined, min: 0, max: size },
+    );
+  }
+  const stats = verdicts.map((v) => v.findings.stats).filter((s) => s !== null);
+  if (stats.length > 0) items.push({ label: 'nat_insert_failed', value: stats.reduce((n, s) => n + s.insertFailed, 0), min: 0 });
+  return items;
+}
