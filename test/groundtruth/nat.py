@@ -97,7 +97,7 @@ def holder():
                         s.bind((cmd['bind'], 0))
                     s.connect(tuple(cmd['to']))
                     held.append(s)
-                reply = len(held)
+                reply = cmd['n']
             elif cmd['op'] == 'count':
                 # New connections until one times out: the kernel's remaining.
                 n = 0
