@@ -126,9 +126,9 @@ export class NatPoolBuilder implements ConntrackSink {
   }
 
   /** Counts one entry into its reply tuple's row (hot path: one call per socket, here per conntrack entry). */
-  entry(protocol: number, zone: number, originalSource: number, replySource: number, replySourcePort: number, replyDestination: number, replyDestinationPort: number, state: number, _timeoutSeconds: number): void {
+  entry(protocol: number, zone: number, translated: boolean, replySource: number, replySourcePort: number, replyDestination: number, replyDestinationPort: number, state: number, _timeoutSeconds: number): void {
     const row = this.row(protocol, zone, replyDestination, replySource, replySourcePort);
-    if (originalSource !== replyDestination) this.translatedCount[row]++;
+    if (translated) this.translatedCount[row]++;
     let bits = this.inRanges[replyDestinationPort];
     const k = this.ranges.length;
     const at = row * k;

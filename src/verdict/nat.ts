@@ -30,8 +30,23 @@ export function judgeNatPool(pool: NatPool, t: Thresholds): JudgedNat {
 
 /** The order of worstFirst (judge.ts): worst state, fewest ports left, highest usage. */
 export function worstNatFirst(a: JudgedNat, b: JudgedNat): number {
-  const key = (p: NatPool) => `${p.protocol} ${p.natAddress} ${p.remote} ${p.remotePort} ${p.zone}`;
-  return b.state - a.state || a.pool.remaining - b.pool.remaining || b.pool.usage - a.pool.usage || (key(a.pool) < key(b.pool) ? -1 : key(a.pool) > key(b.pool) ? 1 : 0);
+  return b.state - a.state || a.pool.remaining - b.pool.remaining || b.pool.usage - a.pool.usage;
+}
+
+/**
+ * worstNatFirst, ties in the pools' text order, so that both readers (whose entries come in
+ * different orders) list the same pools alike. The texts are made once per pool, not per
+ * comparison: a gateway has thousands of pools.
+ */
+function sortWorstFirst(judged: JudgedNat[]): JudgedNat[] {
+  const keys = new Map(judged.map((j) => [j, `${j.pool.protocol} ${j.pool.natAddress} ${j.pool.remote} ${j.pool.remotePort} ${j.pool.zone}`]));
+  return judged.sort((a, b) => {
+    const order = worstNatFirst(a, b);
+    if (order !== 0) return order;
+    const ka = keys.get(a)!;
+    const kb = keys.get(b)!;
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  });
 }
 
 /** The pools the selection keeps: protocol, family, remote address and port (the NAT address is no local address of a tuple). */
@@ -43,7 +58,8 @@ function selected(pool: NatPool, s: Selection): boolean {
 }
 
 export function judgeNat(findings: NatFindings, t: Thresholds, selection: Selection): NatVerdict {
-  const judged = findings.pools.filter((p) => selected(p, selection)).map((p) => judgeNatPool(p, t)).sort(worstNatFirst);
+  const judged: JudgedNat[] = findings.pools.filter((p) => selected(p, selection)).map((p) => judgeNatPool(p, t));
+  sortWorstFirst(judged);
   return { findings, judged, state: judged[0]?.state ?? State.OK };
 }
 

@@ -36,7 +36,7 @@ function pools(text: Uint8Array, evidence: RangeEvidence, chunk = 4096): NatPool
 interface Entry {
   protocol: number;
   zone: number;
-  originalSource: string;
+  translated: boolean;
   replySource: string;
   replySourcePort: number;
   replyDestination: string;
@@ -50,8 +50,8 @@ function entries(text: string): Entry[] {
   const seen: Entry[] = [];
   const sink: ConntrackSink = {
     addresses,
-    entry(protocol, zone, originalSource, replySource, replySourcePort, replyDestination, replyDestinationPort, state, timeoutSeconds) {
-      seen.push({ protocol, zone, originalSource: addresses.text(originalSource), replySource: addresses.text(replySource), replySourcePort, replyDestination: addresses.text(replyDestination), replyDestinationPort, state, timeoutSeconds });
+    entry(protocol, zone, translated, replySource, replySourcePort, replyDestination, replyDestinationPort, state, timeoutSeconds) {
+      seen.push({ protocol, zone, translated, replySource: addresses.text(replySource), replySourcePort, replyDestination: addresses.text(replyDestination), replyDestinationPort, state, timeoutSeconds });
     },
   };
   const carry = new LineCarry(new ConntrackParser(sink, 'test'), 'test');
@@ -71,10 +71,10 @@ describe('conntrack entries', () => {
       'tcp      6 9 CLOSE src=10.3.0.2 dst=10.2.0.3 sport=42076 dport=6000 src=10.2.0.3 dst=10.2.0.1 sport=6000 dport=40068 [ASSURED] mark=0 use=1',
     ];
     assert.deepEqual(entries(lines.join('\n')), [
-      { protocol: 6, zone: 0, originalSource: '10.3.0.2', replySource: '10.2.0.3', replySourcePort: 6000, replyDestination: '10.2.0.1', replyDestinationPort: 40011, state: 7, timeoutSeconds: 119 },
-      { protocol: 17, zone: 0, originalSource: '10.1.0.2', replySource: '10.2.0.2', replySourcePort: 53, replyDestination: '10.2.0.1', replyDestinationPort: 54231, state: 0, timeoutSeconds: 28 },
-      { protocol: 6, zone: 7, originalSource: 'fd00:2::1', replySource: 'fd00:2::2', replySourcePort: 443, replyDestination: 'fd00:2::1', replyDestinationPort: 41000, state: 7, timeoutSeconds: 2999 },
-      { protocol: 6, zone: 0, originalSource: '10.3.0.2', replySource: '10.2.0.3', replySourcePort: 6000, replyDestination: '10.2.0.1', replyDestinationPort: 40068, state: 8, timeoutSeconds: 9 },
+      { protocol: 6, zone: 0, translated: true, replySource: '10.2.0.3', replySourcePort: 6000, replyDestination: '10.2.0.1', replyDestinationPort: 40011, state: 7, timeoutSeconds: 119 },
+      { protocol: 17, zone: 0, translated: true, replySource: '10.2.0.2', replySourcePort: 53, replyDestination: '10.2.0.1', replyDestinationPort: 54231, state: 0, timeoutSeconds: 28 },
+      { protocol: 6, zone: 7, translated: false, replySource: 'fd00:2::2', replySourcePort: 443, replyDestination: 'fd00:2::1', replyDestinationPort: 41000, state: 7, timeoutSeconds: 2999 },
+      { protocol: 6, zone: 0, translated: true, replySource: '10.2.0.3', replySourcePort: 6000, replyDestination: '10.2.0.1', replyDestinationPort: 40068, state: 8, timeoutSeconds: 9 },
     ]);
   });
 

@@ -38,7 +38,8 @@ export interface ConntrackSink {
   /**
    * @param protocol PROTOCOL_TCP or PROTOCOL_UDP
    * @param zone the conntrack zone of the reply direction (0 unless set)
-   * @param originalSource who opened the connection
+   * @param translated the reply goes to another address than the one that opened the
+   *   connection (source NAT); the original source itself is never needed
    * @param replySource, replySourcePort the destination as the NAT engine sees it (after DNAT)
    * @param replyDestination, replyDestinationPort the source the connection was given (the
    *   NAT address and port when it was translated)
@@ -46,7 +47,7 @@ export interface ConntrackSink {
    * @param timeoutSeconds how long the entry still lives unless a packet refreshes it
    * (hot path: one call per socket, here per conntrack entry)
    */
-  entry(protocol: number, zone: number, originalSource: number, replySource: number, replySourcePort: number, replyDestination: number, replyDestinationPort: number, state: number, timeoutSeconds: number): void;
+  entry(protocol: number, zone: number, translated: boolean, replySource: number, replySourcePort: number, replyDestination: number, replyDestinationPort: number, state: number, timeoutSeconds: number): void;
 }
 
 const SPACE = 32;
@@ -54,6 +55,9 @@ const DOT = 46;
 const COLON = 58;
 const EQUALS = 61;
 const BRACKET = 91;
+const S = 115;
+const D = 100;
+const Z = 122;
 
 const bytes = (text: string): Uint8Array => Buffer.from(text, 'latin1');
 const KEY_SRC = bytes('src');
@@ -75,7 +79,10 @@ export class ConntrackParser implements LineParser {
   lines = 0;
   /** TCP and UDP entries handed to the sink. */
   entries = 0;
-  private readonly words = new Int32Array(4);
+  /** The original source's words, and the reply destination's: compared, never interned (one client each, a million of them). */
+  private readonly original = new Int32Array(4);
+  private readonly replyDestinationWords = new Int32Array(4);
+  private readonly scratch = new Int32Array(4);
 
   constructor(
     private readonly sink: ConntrackSink,
@@ -123,14 +130,16 @@ export class ConntrackParser implements LineParser {
     return port;
   }
 
-  /** Dotted quad or IPv6 text → the address's id in the sink's table. */
-  private address(buf: Uint8Array, start: number, end: number, field: string): number {
+  /**
+   * Dotted quad or IPv6 text → four network-order words in `into` (IPv4: 0, 0, 0, address);
+   * returns the family.
+   */
+  private words(buf: Uint8Array, start: number, end: number, field: string, into: Int32Array): 4 | 6 {
     let colon = false;
     for (let i = start; i < end && !colon; i++) colon = buf[i] === COLON;
     if (colon) {
-      if (!parseIpv6(buf, start, end, this.words)) this.fail(`${field} is not an address`);
-      const w = this.words;
-      return this.sink.addresses.ipv6(w[0] >>> 0, w[1] >>> 0, w[2] >>> 0, w[3] >>> 0);
+      if (!parseIpv6(buf, start, end, into)) this.fail(`${field} is not an address`);
+      return 6;
     }
     let value = 0;
     let pos = start;
@@ -146,7 +155,16 @@ export class ConntrackParser implements LineParser {
       }
     }
     if (pos !== end) this.fail(`${field} is not an address`);
-    return this.sink.addresses.ipv4(value);
+    into[0] = into[1] = into[2] = 0;
+    into[3] = value;
+    return 4;
+  }
+
+  /** The address's id in the sink's table. */
+  private address(buf: Uint8Array, start: number, end: number, field: string, into: Int32Array): number {
+    const w = into;
+    if (this.words(buf, start, end, field, w) === 4) return this.sink.addresses.ipv4(w[3] >>> 0);
+    return this.sink.addresses.ipv6(w[0] >>> 0, w[1] >>> 0, w[2] >>> 0, w[3] >>> 0);
   }
 
   private line(buf: Uint8Array, start: number, end: number): void {
@@ -182,7 +200,7 @@ export class ConntrackParser implements LineParser {
     let dstSeen = 0;
     let sportSeen = 0;
     let dportSeen = 0;
-    let originalSource = -1;
+    let originalFamily = 0;
     let replySource = -1;
     let replyDestination = -1;
     let replySourcePort = -1;
@@ -196,23 +214,26 @@ export class ConntrackParser implements LineParser {
         while (eq < tokenEnd && buf[eq] !== EQUALS) eq++;
         if (eq === tokenEnd) this.fail('a field without "="');
         const value = eq + 1;
-        if (equals(buf, pos, eq, KEY_SRC)) {
-          if (srcSeen === 0) originalSource = this.address(buf, value, tokenEnd, 'src');
-          else if (srcSeen === 1) replySource = this.address(buf, value, tokenEnd, 'src');
+        const first = buf[pos];
+        const length = eq - pos;
+        // The first byte and the length pick the key; the full compare confirms it.
+        if (length === 3 && first === S && equals(buf, pos, eq, KEY_SRC)) {
+          if (srcSeen === 0) originalFamily = this.words(buf, value, tokenEnd, 'src', this.original);
+          else if (srcSeen === 1) replySource = this.address(buf, value, tokenEnd, 'src', this.scratch);
           srcSeen++;
-        } else if (equals(buf, pos, eq, KEY_DST)) {
+        } else if (length === 3 && first === D && equals(buf, pos, eq, KEY_DST)) {
           // The original destination is not needed: the reply source is it after DNAT.
-          if (dstSeen === 1) replyDestination = this.address(buf, value, tokenEnd, 'dst');
+          if (dstSeen === 1) replyDestination = this.address(buf, value, tokenEnd, 'dst', this.replyDestinationWords);
           dstSeen++;
-        } else if (equals(buf, pos, eq, KEY_SPORT)) {
+        } else if (length === 5 && first === S && equals(buf, pos, eq, KEY_SPORT)) {
           if (sportSeen === 1) replySourcePort = this.port(buf, value, tokenEnd, 'sport');
           sportSeen++;
-        } else if (equals(buf, pos, eq, KEY_DPORT)) {
+        } else if (length === 5 && first === D && equals(buf, pos, eq, KEY_DPORT)) {
           if (dportSeen === 1) replyDestinationPort = this.port(buf, value, tokenEnd, 'dport');
           dportSeen++;
-        } else if (equals(buf, pos, eq, KEY_ZONE)) {
+        } else if (first === Z && equals(buf, pos, eq, KEY_ZONE)) {
           zone = this.decimal(buf, value, tokenEnd, 'zone');
-        } else if (equals(buf, pos, eq, KEY_ZONE_REPLY)) {
+        } else if (first === Z && equals(buf, pos, eq, KEY_ZONE_REPLY)) {
           zoneReply = this.decimal(buf, value, tokenEnd, 'zone-reply');
         }
       }
@@ -220,7 +241,11 @@ export class ConntrackParser implements LineParser {
     }
     if (srcSeen !== 2 || dstSeen !== 2 || sportSeen !== 2 || dportSeen !== 2) this.fail('not two tuples of src, dst, sport, dport');
     this.entries++;
+    // Translated: the reply goes to another address than the one that opened the connection.
+    const o = this.original;
+    const r = this.replyDestinationWords;
+    const translated = originalFamily !== this.sink.addresses.family(replyDestination) || o[0] !== r[0] || o[1] !== r[1] || o[2] !== r[2] || o[3] !== r[3];
     // A zone set for the reply direction only is the one its reply tuple is looked up in.
-    this.sink.entry(protocol, zoneReply === -1 ? zone : zoneReply, originalSource, replySource, replySourcePort, replyDestination, replyDestinationPort, state, timeoutSeconds);
+    this.sink.entry(protocol, zoneReply === -1 ? zone : zoneReply, translated, replySource, replySourcePort, replyDestination, replyDestinationPort, state, timeoutSeconds);
   }
 }
