@@ -42,6 +42,6 @@ export async function judgeNamespace(reading: NamespaceReading, options: Options
   const tuplePerfdata = options.tuplePerfdata ? limit : 0;
   const verdict = decide(report, ranked, thresholds, tuplePerfdata);
   if (!options.nat) return { verdict, settings, source: sockets.source };
-  const nat = judgeNat(await readNat(reading, options), thresholds, selection);
+  const nat = judgeNat(await readNat(reading, options), thresholds, selection, limit);
   return { verdict: withNat(verdict, nat), settings, source: sockets.source };
 }

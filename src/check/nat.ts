@@ -25,7 +25,7 @@ export async function readNat(reading: NamespaceReading, options: Pick<Options, 
   const copy = reading.own && procRoot !== '/proc';
   const programs = !copy && (reading.own || reading.programsInside === true);
   const evidence0: RangeEvidence = { option: options.natRange, rules: null };
-  const nothing = { pools: [], stats, from: null, entries: 0, replyTuples: 0, rules: null, evidence: evidence0, hold: DEFAULT_HOLD_TIMES };
+  const nothing = { table: null, stats, from: null, entries: 0, replyTuples: 0, rules: null, evidence: evidence0, hold: DEFAULT_HOLD_TIMES };
   if (!copy && !reading.root) return { ...nothing, unread: ROOT_NEEDED };
   if (stats === null) return { ...nothing, unread: copy ? `no ${procRoot}/net/stat/nf_conntrack in the copy` : 'no conntrack in this namespace (nf_conntrack is not loaded): nothing is translated here' };
   let rules: RulesRead | null = null;
@@ -37,5 +37,5 @@ export async function readNat(reading: NamespaceReading, options: Pick<Options, 
   // Another namespace's sysctls cannot be read through /proc/sys: its hold times are assumed.
   const hold = reading.own ? await readHoldTimes(host, procRoot) : DEFAULT_HOLD_TIMES;
   reading.onStage('computing the NAT pools');
-  return { unread: null, pools: builder.finish(evidence, hold), stats, from: read.from, entries: read.entries, replyTuples: builder.replyTuples, rules, evidence, hold };
+  return { unread: null, table: builder.finish(evidence, hold), stats, from: read.from, entries: read.entries, replyTuples: builder.replyTuples, rules, evidence, hold };
 }

@@ -5,12 +5,13 @@
 import type { PortRange } from '../model/settings';
 import type { ConntrackStats, HoldTimes } from '../sources/conntrack/read';
 import type { RulesRead } from '../sources/ruleset/read';
-import { DEFAULT_CLASSES, type NatPool, type RangeEvidence } from './nat-pool';
+import { DEFAULT_CLASSES, type NatTable, type RangeEvidence } from './nat-pool';
 
 export interface NatFindings {
   /** Why the conntrack table was not read ("root needed"); null when it was. */
   readonly unread: string | null;
-  readonly pools: readonly NatPool[];
+  /** The pools' figures; null when the table was not read. */
+  readonly table: NatTable | null;
   /** insert_failed and drop (anyone may read them); null without conntrack in the kernel. */
   readonly stats: ConntrackStats | null;
   /** What the entries were read from (a file or a program); null when not read. */

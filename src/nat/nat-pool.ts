@@ -193,57 +193,48 @@ export class NatPoolBuilder implements ConntrackSink {
   /**
    * The pools: every reply tuple that at least one translated entry has. Each is judged
    * against the range its rule gives (evidence), else the default class most of its
-   * entries are in.
+   * entries are in. Figures only, in typed arrays: a gateway has thousands of pools, and
+   * only the few listed become objects (NatTable.pool).
    */
-  finish(evidence: RangeEvidence, hold: HoldTimes): NatPool[] {
-    const pools: NatPool[] = [];
+  finish(evidence: RangeEvidence, hold: HoldTimes): NatTable {
     const k = this.ranges.length;
+    const table = new NatTable(this.addresses, this.ranges, this.keys, hold);
+    // Which rules can have made a pool depends only on its NAT address and protocol.
+    const rulesFor = new Map<number, readonly NatRule[]>();
     for (let row = 0; row < this.rows; row++) {
       if (this.translatedCount[row] === 0) continue;
       const at = 5 * row;
+      const nat = this.keys[at];
       const protocol = this.keys[at + 3] === PROTOCOL_TCP ? 'tcp' : 'udp';
-      const natAddress = this.addresses.text(this.keys[at]);
-      const family = this.addresses.family(this.keys[at]);
-      const { index, from } = this.chooseRange(row, family, protocol, natAddress, evidence);
-      const range = this.ranges[index];
-      const size = range.high - range.low + 1;
-      const used = this.used[row * k + index];
-      const remaining = Math.max(0, size - used);
-      const timeWait = protocol === 'tcp' ? this.timeWait[row * k + index] : 0;
-      const close = protocol === 'tcp' ? this.close[row * k + index] : 0;
-      pools.push({
-        protocol,
-        zone: this.keys[at + 4],
-        natAddress,
-        remote: this.addresses.text(this.keys[at + 1]),
-        remotePort: this.keys[at + 2],
-        range: { low: range.low, high: range.high, size },
-        rangeFrom: from,
-        capacity: size,
-        used,
-        remaining,
-        usage: size === 0 ? 100 : (used / size) * 100,
-        translated: this.translatedCount[row],
-        timeWait,
-        close,
-        churn: protocol === 'tcp' ? natChurn(remaining, timeWait, close, hold) : null,
-      });
+      const cacheKey = 2 * nat + (protocol === 'tcp' ? 1 : 0);
+      let rules = rulesFor.get(cacheKey);
+      if (rules === undefined) {
+        const family = this.addresses.family(nat);
+        const natAddress = this.addresses.text(nat);
+        rules = (evidence.rules ?? []).filter((r) => (r.family === null || r.family === family) && (r.protocol === null || r.protocol === protocol) && (r.address === null || r.address === natAddress));
+        rulesFor.set(cacheKey, rules);
+      }
+      const { index, from } = this.chooseRange(row, rules, evidence);
+      const tcp = protocol === 'tcp';
+      table.add(row, index, from, this.used[row * k + index], tcp ? this.timeWait[row * k + index] : 0, tcp ? this.close[row * k + index] : 0, this.translatedCount[row]);
     }
-    return pools;
+    return table;
   }
 
-  private chooseRange(row: number, family: 4 | 6, protocol: 'tcp' | 'udp', natAddress: string, evidence: RangeEvidence): { index: number; from: RangeFrom } {
-    const indexOf = (r: PortRange) => this.ranges.findIndex((x) => x.low === r.low && x.high === r.high);
-    if (evidence.option !== null) return { index: indexOf(evidence.option), from: 'option' };
+  private indexOf(r: PortRange): number {
+    return this.ranges.findIndex((x) => x.low === r.low && x.high === r.high);
+  }
+
+  private chooseRange(row: number, rules: readonly NatRule[], evidence: RangeEvidence): { index: number; from: RangeFrom } {
+    if (evidence.option !== null) return { index: this.indexOf(evidence.option), from: 'option' };
     const k = this.ranges.length;
     const used = (i: number) => this.used[row * k + i];
-    const rules = (evidence.rules ?? []).filter((r) => (r.family === null || r.family === family) && (r.protocol === null || r.protocol === protocol) && (r.address === null || r.address === natAddress));
     // Of the rules that can have made this pool, the range that holds most of its entries
     // (the narrower one on a tie: its figures are the tighter).
     let best = -1;
     for (const rule of rules) {
       if (rule.range === null) continue;
-      const i = indexOf(rule.range);
+      const i = this.indexOf(rule.range);
       if (best === -1 || used(i) > used(best) || (used(i) === used(best) && size(this.ranges[i]) < size(this.ranges[best]))) best = i;
     }
     if (best !== -1 && used(best) > 0) return { index: best, from: 'ruleset' };
@@ -253,6 +244,144 @@ export class NatPoolBuilder implements ConntrackSink {
     if (portless) return { index: cls, from: 'ruleset' };
     if (best !== -1) return { index: best, from: 'ruleset' };
     return { index: cls, from: 'assumed' };
+  }
+}
+
+const RANGE_FROM: readonly RangeFrom[] = ['ruleset', 'option', 'assumed'];
+
+/**
+ * The NAT pools of one reading as figures, pool i in row order: what judging and ranking
+ * read without making an object per pool; pool(i) makes the one to list.
+ */
+export class NatTable {
+  private count = 0;
+  private rows = new Int32Array(64);
+  private rangeIndex = new Uint8Array(64);
+  private from = new Uint8Array(64);
+  private usedCount = new Int32Array(64);
+  private timeWait = new Int32Array(64);
+  private close = new Int32Array(64);
+  private translated = new Int32Array(64);
+
+  constructor(
+    private readonly addresses: AddressTable,
+    private readonly ranges: readonly PortRange[],
+    /** The builder's keys: 5 per row (NAT address, remote, remote port, protocol, zone). */
+    private readonly keys: Int32Array,
+    private readonly hold: HoldTimes,
+  ) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** One pool's figures (hot path: one call per socket, here per NAT pool). */
+  add(row: number, rangeIndex: number, from: RangeFrom, used: number, timeWait: number, close: number, translated: number): void {
+    if (this.count === this.rows.length) {
+      const grow = <T extends Int32Array | Uint8Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(2 * a.length);
+        b.set(a);
+        return b;
+      };
+      this.rows = grow(this.rows);
+      this.rangeIndex = grow(this.rangeIndex);
+      this.from = grow(this.from);
+      this.usedCount = grow(this.usedCount);
+      this.timeWait = grow(this.timeWait);
+      this.close = grow(this.close);
+      this.translated = grow(this.translated);
+    }
+    const i = this.count++;
+    this.rows[i] = row;
+    this.rangeIndex[i] = rangeIndex;
+    this.from[i] = RANGE_FROM.indexOf(from);
+    this.usedCount[i] = used;
+    this.timeWait[i] = timeWait;
+    this.close[i] = close;
+    this.translated[i] = translated;
+  }
+
+  capacity(i: number): number {
+    return size(this.ranges[this.rangeIndex[i]]);
+  }
+
+  used(i: number): number {
+    return this.usedCount[i];
+  }
+
+  remaining(i: number): number {
+    return Math.max(0, this.capacity(i) - this.usedCount[i]);
+  }
+
+  usage(i: number): number {
+    return (this.usedCount[i] / this.capacity(i)) * 100;
+  }
+
+  isTcp(i: number): boolean {
+    return this.keys[5 * this.rows[i] + 3] === PROTOCOL_TCP;
+  }
+
+  /** The churn headroom factor (natChurn), null for UDP or without closing entries. */
+  headroomFactor(i: number): number | null {
+    const held = this.timeWait[i] + this.close[i];
+    return !this.isTcp(i) || held === 0 ? null : (this.remaining(i) + held) / held;
+  }
+
+  remoteFamily(i: number): 4 | 6 {
+    return this.addresses.family(this.keys[5 * this.rows[i] + 1]);
+  }
+
+  remoteText(i: number): string {
+    return this.addresses.text(this.keys[5 * this.rows[i] + 1]);
+  }
+
+  remotePort(i: number): number {
+    return this.keys[5 * this.rows[i] + 2];
+  }
+
+  /**
+   * The pools' order as their texts sort (protocol, NAT address, remote, port, zone),
+   * without making the texts: both readers then list tied pools alike.
+   */
+  compare(i: number, j: number): number {
+    const a = 5 * this.rows[i];
+    const b = 5 * this.rows[j];
+    const k = this.keys;
+    // tcp (6) before udp (17), as the words sort.
+    return k[a + 3] - k[b + 3] || this.addresses.compareText(k[a], k[b]) || this.addresses.compareText(k[a + 1], k[b + 1]) || k[a + 2] - k[b + 2] || k[a + 4] - k[b + 4];
+  }
+
+  /** Pool i as an object, to list. */
+  pool(i: number): NatPool {
+    const at = 5 * this.rows[i];
+    const protocol = this.keys[at + 3] === PROTOCOL_TCP ? 'tcp' : 'udp';
+    const range = this.ranges[this.rangeIndex[i]];
+    const capacity = this.capacity(i);
+    const used = this.usedCount[i];
+    const remaining = this.remaining(i);
+    return {
+      protocol,
+      zone: this.keys[at + 4],
+      natAddress: this.addresses.text(this.keys[at]),
+      remote: this.addresses.text(this.keys[at + 1]),
+      remotePort: this.keys[at + 2],
+      range: { low: range.low, high: range.high, size: capacity },
+      rangeFrom: RANGE_FROM[this.from[i]],
+      capacity,
+      used,
+      remaining,
+      usage: this.usage(i),
+      translated: this.translated[i],
+      timeWait: this.timeWait[i],
+      close: this.close[i],
+      churn: protocol === 'tcp' ? natChurn(remaining, this.timeWait[i], this.close[i], this.hold) : null,
+    };
+  }
+
+  /** Every pool as an object, in the order of compare(): for tests and small tables. */
+  pools(): NatPool[] {
+    const order = Array.from({ length: this.count }, (_, i) => i).sort((i, j) => this.compare(i, j));
+    return order.map((i) => this.pool(i));
   }
 }
 

@@ -80,11 +80,12 @@ function natJson(verdicts: readonly { nat: NatVerdict | undefined; netns: number
   const all = read.flatMap((v) => v.nat.judged.map((j) => ({ j, netns: v.netns })));
   const order = (a: (typeof all)[number], b: (typeof all)[number]) => b.j.state - a.j.state || a.j.pool.remaining - b.j.pool.remaining || b.j.pool.usage - a.j.pool.usage;
   const listed = all.sort(order).slice(0, top === 0 ? undefined : top);
+  const selected = read.reduce((n, v) => n + v.nat.selected, 0);
   return {
     nat: listed.map(({ j, netns }) => natPoolJson(j, netns)),
     natReading: {
-      poolsSelected: all.length,
-      poolsOmitted: all.length - listed.length,
+      poolsSelected: selected,
+      poolsOmitted: selected - listed.length,
       conntrack: counters,
       namespaces: read.map(({ nat: { findings: f }, netns }) => ({
         netns,

@@ -85,7 +85,7 @@ function natLines(f: NatFindings, where = ''): string[] {
       ? `NAT rules not read${f.rules === null ? '' : ` (${f.rules.unread.join('; ')})`}: each pool's range is the kernel's default class, assumed`
       : `NAT rules read with ${f.rules.read.join(', ')}: ${f.rules.rules.length} masquerade/snat${f.rules.unread.length > 0 ? ` (not read: ${f.rules.unread.join('; ')})` : ''}`;
   return [
-    `${where}NAT pools: ${f.pools.length} from ${f.entries} conntrack entries read from ${f.from}; ${rules}; ${failed}`,
+    `${where}NAT pools: ${f.table?.size ?? 0} from ${f.entries} conntrack entries read from ${f.from}; ${rules}; ${failed}`,
     `${where}NAT hold times: TIME_WAIT ${f.hold.timeWaitSeconds} s, CLOSE ${f.hold.closeSeconds} s (${f.hold.read ? 'read' : 'the kernel defaults, assumed'}); the NAT engine tries at most 248 ports from a random start in a range of more than 128, so a large pool can refuse before it is full`,
   ];
 }
@@ -94,7 +94,7 @@ function natLines(f: NatFindings, where = ''): string[] {
 function natPage(nat: NatVerdict | undefined, tuples: readonly Judged[], top: number): { lines: string[]; first: boolean; count: number } {
   if (nat === undefined) return { lines: [], first: false, count: 0 };
   const listed = top === 0 ? nat.judged : nat.judged.slice(0, top);
-  return { lines: listed.map((j) => natDetail(j)), first: natIsWorse(nat.judged[0], tuples[0]), count: nat.judged.length };
+  return { lines: listed.map((j) => natDetail(j)), first: natIsWorse(nat.judged[0], tuples[0]), count: nat.selected };
 }
 
 function count(n: number, what: string): string {
@@ -226,7 +226,7 @@ export function renderTextAcross(v: AcrossVerdict, o: { readonly top: number; re
   if (o.verbose > 0) checked.forEach((ns) => ns.verdict.nat !== undefined && extra.push(...natLines(ns.verdict.nat.findings, `${ns.name}: `)));
   const tuples = listed.map((j) => detail(j, o.owners, `${namespaceTag(v, j.at)}: `));
   const natFirst = natIsWorse(nats[0]?.j, v.judged[0]);
-  return layout({ summary: summaryAcross(v), state: v.state, perfdata: v.perfdata, pools: natFirst ? [...natListed, ...tuples] : [...tuples, ...natListed], pinned: binds, extra, poolCount: v.selected + nats.length, top: o.top });
+  return layout({ summary: summaryAcross(v), state: v.state, perfdata: v.perfdata, pools: natFirst ? [...natListed, ...tuples] : [...tuples, ...natListed], pinned: binds, extra, poolCount: v.selected + checked.reduce((n, ns) => n + (ns.verdict.nat?.selected ?? 0), 0), top: o.top });
 }
 
 /** What one page of Nagios output holds, before it is cut to fit. */

@@ -6,7 +6,7 @@
 import type { Perfdata } from '../nagios/perfdata';
 import { State } from '../nagios/state';
 import { freshNatRange, type NatFindings } from '../nat/findings';
-import type { NatPool } from '../nat/nat-pool';
+import type { NatPool, NatTable } from '../nat/nat-pool';
 import { judgeHeadroom, type Judged, type Thresholds } from './judge';
 import type { Selection } from './selection';
 
@@ -18,8 +18,10 @@ export interface JudgedNat {
 
 export interface NatVerdict {
   readonly findings: NatFindings;
-  /** Every selected NAT pool, worst first. */
+  /** The worst selected NAT pools (--top of them), worst first. */
   readonly judged: readonly JudgedNat[];
+  /** How many pools were selected, listed or not. */
+  readonly selected: number;
   /** The worst pool's state; OK without one. */
   readonly state: State;
 }
@@ -33,34 +35,33 @@ export function worstNatFirst(a: JudgedNat, b: JudgedNat): number {
   return b.state - a.state || a.pool.remaining - b.pool.remaining || b.pool.usage - a.pool.usage;
 }
 
-/**
- * worstNatFirst, ties in the pools' text order, so that both readers (whose entries come in
- * different orders) list the same pools alike. The texts are made once per pool, not per
- * comparison: a gateway has thousands of pools.
- */
-function sortWorstFirst(judged: JudgedNat[]): JudgedNat[] {
-  const keys = new Map(judged.map((j) => [j, `${j.pool.protocol} ${j.pool.natAddress} ${j.pool.remote} ${j.pool.remotePort} ${j.pool.zone}`]));
-  return judged.sort((a, b) => {
-    const order = worstNatFirst(a, b);
-    if (order !== 0) return order;
-    const ka = keys.get(a)!;
-    const kb = keys.get(b)!;
-    return ka < kb ? -1 : ka > kb ? 1 : 0;
-  });
-}
-
 /** The pools the selection keeps: protocol, family, remote address and port (the NAT address is no local address of a tuple). */
-function selected(pool: NatPool, s: Selection): boolean {
-  if (!(pool.protocol === 'tcp' ? s.tcp : s.udp)) return false;
-  if (!s.families.includes(pool.remote.includes(':') ? 6 : 4)) return false;
-  if (s.remote !== null && !s.remote.matches(pool.remote)) return false;
-  return s.remotePorts.length === 0 || s.remotePorts.some((r) => pool.remotePort >= r.low && pool.remotePort <= r.high);
+function selected(table: NatTable, i: number, s: Selection): boolean {
+  if (!(table.isTcp(i) ? s.tcp : s.udp)) return false;
+  if (!s.families.includes(table.remoteFamily(i))) return false;
+  const port = table.remotePort(i);
+  if (s.remotePorts.length > 0 && !s.remotePorts.some((r) => port >= r.low && port <= r.high)) return false;
+  return s.remote === null || s.remote.matches(table.remoteText(i));
 }
 
-export function judgeNat(findings: NatFindings, t: Thresholds, selection: Selection): NatVerdict {
-  const judged: JudgedNat[] = findings.pools.filter((p) => selected(p, selection)).map((p) => judgeNatPool(p, t));
-  sortWorstFirst(judged);
-  return { findings, judged, state: judged[0]?.state ?? State.OK };
+/**
+ * Every selected pool judged, by its figures; the `limit` worst become objects, worst
+ * first (worstNatFirst; ties in the pools' text order, so that both readers, whose entries
+ * come in different orders, list the same pools alike).
+ */
+export function judgeNat(findings: NatFindings, t: Thresholds, selection: Selection, limit: number): NatVerdict {
+  const table = findings.table;
+  if (table === null) return { findings, judged: [], selected: 0, state: State.OK };
+  const chosen: number[] = [];
+  const states = new Uint8Array(table.size);
+  for (let i = 0; i < table.size; i++) {
+    if (!selected(table, i, selection)) continue;
+    chosen.push(i);
+    states[i] = judgeHeadroom(table.usage(i), table.remaining(i), table.headroomFactor(i), t).state;
+  }
+  chosen.sort((i, j) => states[j] - states[i] || table.remaining(i) - table.remaining(j) || table.usage(j) - table.usage(i) || table.compare(i, j));
+  const judged = chosen.slice(0, limit).map((i) => judgeNatPool(table.pool(i), t));
+  return { findings, judged, selected: chosen.length, state: judged[0]?.state ?? State.OK };
 }
 
 /** Is the NAT pool worse than the tuple (or no tuple at all)? The order of worstFirst. */

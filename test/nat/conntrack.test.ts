@@ -30,7 +30,7 @@ function pools(text: Uint8Array, evidence: RangeEvidence, chunk = 4096): NatPool
   const carry = new LineCarry(new ConntrackParser(builder, 'fixture'), 'fixture', 1024);
   for (let at = 0; at < text.length; at += chunk) carry.push(text.subarray(at, at + chunk));
   carry.finish();
-  return builder.finish(evidence, DEFAULT_HOLD_TIMES).sort((a, b) => `${a.protocol}${a.natAddress}${a.remote}${a.remotePort}`.localeCompare(`${b.protocol}${b.natAddress}${b.remote}${b.remotePort}`));
+  return builder.finish(evidence, DEFAULT_HOLD_TIMES).pools().sort((a, b) => `${a.protocol}${a.natAddress}${a.remote}${a.remotePort}`.localeCompare(`${b.protocol}${b.natAddress}${b.remote}${b.remotePort}`));
 }
 
 interface Entry {
@@ -196,7 +196,7 @@ describe('readConntrack', () => {
   const count = async (host: Host, choice: 'auto' | 'proc' | 'conntrack') => {
     const builder = new NatPoolBuilder(new AddressTable(), candidateRanges({ option: null, rules: RULES }));
     const read = await readConntrack({ host, procRoot: '/proc/42', onStage: () => {}, signal: new AbortController().signal }, choice, builder);
-    return { read, pools: builder.finish({ option: null, rules: RULES }, DEFAULT_HOLD_TIMES).length };
+    return { read, pools: builder.finish({ option: null, rules: RULES }, DEFAULT_HOLD_TIMES).size };
   };
 
   it('reads the /proc file under auto, and conntrack -L per family when the file is missing', async () => {

@@ -61,26 +61,44 @@ export async function readConntrack({ host, procRoot, signal, onStage }: Conntra
   }
   if (host.spawn === undefined || host.findProgram === undefined) throw new KernelError('conntrack', 'this host cannot run programs');
   const program = host.findProgram(CONNTRACK_PATHS);
-  const parser = new ConntrackParser(sink, program);
-  for (const family of ['ipv4', 'ipv6'] as const) {
-    onStage(`reading the output of ${program} -L -f ${family}`);
-    const child = await host.spawn(program, conntrackArguments(family), signal);
-    if (child === undefined) throw new KernelError(program, 'cannot be run');
-    const lines = new LineCarry(parser, program);
-    let end;
-    try {
-      end = await child.drain((chunk) => lines.push(chunk));
-    } finally {
-      child.kill();
-    }
-    if (end.code !== 0) {
-      // The program's own words (root-owned, fixed arguments), kept short and printable.
-      const why = end.stderr.trim().split('\n')[0].replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
-      throw new KernelError(program, `${end.code === null ? `killed by ${end.signal}` : `exit status ${end.code}`}${why ? `: ${why}` : ''}`);
-    }
-    lines.finish();
+  onStage(`reading the output of ${program} -L`);
+  // Side by side: each walks the whole table, but the IPv6 one formats only IPv6 entries
+  // (measured: 80 ms beside 800 for 100,000 IPv4 entries). If one fails, both are stopped.
+  const stop = new AbortController();
+  const forward = () => stop.abort();
+  signal.addEventListener('abort', forward, { once: true });
+  try {
+    const parsers = (['ipv4', 'ipv6'] as const).map((family) => ({ family, parser: new ConntrackParser(sink, program) }));
+    const listings = parsers.map(({ family, parser }) => listConntrack(host, program, family, parser, stop.signal).catch((err: unknown) => {
+      stop.abort();
+      throw err;
+    }));
+    const results = await Promise.allSettled(listings);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    return { from: program, entries: parsers.reduce((n, p) => n + p.parser.entries, 0) };
+  } finally {
+    signal.removeEventListener('abort', forward);
   }
-  return { from: program, entries: parser.entries };
+}
+
+/** One family's listing, streamed through its parser into the shared sink. */
+async function listConntrack(host: Host, program: string, family: 'ipv4' | 'ipv6', parser: ConntrackParser, signal: AbortSignal): Promise<void> {
+  const child = await host.spawn!(program, conntrackArguments(family), signal);
+  if (child === undefined) throw new KernelError(program, 'cannot be run');
+  const lines = new LineCarry(parser, program);
+  let end;
+  try {
+    end = await child.drain((chunk) => lines.push(chunk));
+  } finally {
+    child.kill();
+  }
+  if (end.code !== 0) {
+    // The program's own words (root-owned, fixed arguments), kept short and printable.
+    const why = end.stderr.trim().split('\n')[0].replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
+    throw new KernelError(program, `${end.code === null ? `killed by ${end.signal}` : `exit status ${end.code}`}${why ? `: ${why}` : ''}`);
+  }
+  lines.finish();
 }
 
 /** What a namespace's conntrack counted since it was made, summed over the CPUs. */
