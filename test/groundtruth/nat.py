@@ -5,10 +5,11 @@ the check run inside the router; then the kernel's own answer: how many new conn
 still go through to each destination before the next one times out.
 
 Test tooling only (Python 3 standard library). The caller starts the driver as pid 1 of
-private pid and mount namespaces, so that everything it starts dies with it and the names
-`ip netns add` makes live on a private /run:
+private network, pid and mount namespaces, so that everything it starts dies with it, the
+names `ip netns add` makes live on a private /run, and a check run with --namespaces from
+the driver's namespace sees only these:
 
-    unshare --pid --mount --fork --mount-proc python3 nat.py < scenario.json
+    unshare --net --pid --mount --fork --mount-proc python3 nat.py < scenario.json
 
 Topology (only addresses inside these namespaces):
     c1 10.1.0.2 --- 10.1.0.1 [router] 10.2.0.1 --- 10.2.0.2, 10.2.0.3 server
@@ -20,7 +21,7 @@ Scenario:
      "ports": [40000, 40049] or null,      # the rule's port range; null: none (default class)
      "routerRange": [40000, 40049] or null, # the router's own ip_local_port_range
      "connect": [{"from": "c1" | "c2" | "router", "to": ["10.2.0.2", 5432], "n": 20}],
-     "checks": [[args...]],                 # run inside the router, as root
+     "checks": [[args...] or {"outside": [args...]}],  # as root, inside the router or in the driver's namespace
      "count": [{"from": "c1", "to": ["10.2.0.2", 5432], "max": 200}],
      "timeout": 0.5}                        # seconds a connect may take before it counts as failed
 Rules translate what comes from the client subnets (the router's own connections keep
@@ -222,7 +223,9 @@ def driver():
             connected.append(holders[c['from']].ask('connect', to=c['to'], n=c['n'], timeout=timeout, bind=bind))
         checks = []
         for args in scenario['checks']:
-            r = subprocess.run(['ip', 'netns', 'exec', 'r', scenario['bundle'], *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+            # {"outside": [...]}: from the driver's own namespace (--namespaces), else in the router.
+            argv = [scenario['bundle'], *args['outside']] if isinstance(args, dict) else ['ip', 'netns', 'exec', 'r', scenario['bundle'], *args]
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
             checks.append({'args': args, 'status': r.returncode, 'stdout': r.stdout, 'stderr': r.stderr})
         counts = [holders[c['from']].ask('count', to=c['to'], max=c['max'], timeout=timeout) for c in scenario.get('count', [])]
         print(json.dumps({'checks': checks, 'counts': counts, 'connected': connected, 'refused': refused()}))

@@ -23,7 +23,7 @@ interface Scenario {
   ports: [number, number] | null;
   routerRange?: [number, number];
   connect: { from: 'c1' | 'c2' | 'router'; to: Endpoint; n: number }[];
-  checks: string[][];
+  checks: (string[] | { outside: string[] })[];
   count: { from: 'c1' | 'c2'; to: Endpoint; max: number }[];
 }
 interface NatPoolJson {
@@ -49,7 +49,7 @@ interface Result {
 
 function drive(scenario: Scenario): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn('unshare', ['--pid', '--mount', '--fork', '--mount-proc', 'python3', SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('unshare', ['--net', '--pid', '--mount', '--fork', '--mount-proc', 'python3', SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -82,7 +82,7 @@ function filled(rules: Scenario['rules']): Scenario {
       { from: 'c2', to: TO_5432, n: 10 },
       { from: 'c2', to: OTHER, n: 4 },
     ],
-    checks: [...READERS, ['--nat', '-w', '60']],
+    checks: [...READERS, ['--nat', '-w', '60'], { outside: ['--namespaces', 'all', '--nat', '--format', 'json'] }],
     count: [
       { from: 'c1', to: TO_5432, max: 60 },
       { from: 'c2', to: OTHER, max: 60 },
@@ -128,6 +128,12 @@ describe('source NAT pools against the kernel', { skip }, () => {
       assert.equal(text.status, 1);
       assert.match(text.stdout, /^EPHEMERAL PORTS WARNING - worst nat tcp 10\.2\.0\.1 -> 10\.2\.0\.2:5432: 35\/50 ports used \(70\.0% > 60\), 15 left\n/);
       assert.match(text.stdout, / nat_worst_usage=70%;60;90;0;100 nat_worst_remaining=15;;;0;50 nat_insert_failed=0;;;0\n$/);
+      // From outside, --namespaces all finds the router and reads it the same way, through nsenter.
+      const across = JSON.parse(r.checks[3].stdout) as { nat: NatPoolJson[]; namespaces: { inode: number; name: string }[] };
+      const router = across.nat.map((p) => p.netns);
+      assert.equal(new Set(router).size, 1);
+      assert.ok(across.namespaces.some((ns) => ns.inode === router[0]));
+      assert.deepEqual(across.nat.map((p) => ({ ...p, netns: null })), pools);
       // Nothing was refused before the check; the counts' last connects were, and counted.
       assert.ok(r.refused.insert_failed >= 2, `insert_failed ${r.refused.insert_failed}`);
     });
