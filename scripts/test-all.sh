@@ -24,10 +24,31 @@ missing=()
 for p in "${packages[@]}"; do
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || missing+=("$p")
 done
+# Debian's postinst of a daemon (icinga2, nagios-nrpe-server, prometheus, zabbix-agent...)
+# enables it and starts it. The tests run their own daemons from private configurations, so
+# none may be started here: a policy-rc.d (unless the machine has one) forbids every start
+# during the install, and every unit the install enabled is disabled after it
+# (`systemctl disable` and `is-enabled` work on the unit files, with or without a running
+# systemd).
+enabled_units() { systemctl list-unit-files --state=enabled --no-legend 2>/dev/null | awk '{print $1}' | sort; }
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing Debian packages: ${missing[*]}"
+  before=$(enabled_units)
+  policy=/usr/sbin/policy-rc.d
+  made_policy=false
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# scripts/test-all.sh: no service starts while it installs packages\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    made_policy=true
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}"
+  if $made_policy; then rm -f "$policy"; trap - EXIT; fi
+  for unit in $(comm -13 <(echo "$before") <(enabled_units)); do
+    systemctl disable --quiet "$unit" 2>/dev/null || true
+    echo "   $unit: installed, now $(systemctl is-enabled "$unit" 2>/dev/null || true)"
+  done
 fi
 
 # 2. Dependencies from the lock file.

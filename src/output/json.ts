@@ -34,6 +34,7 @@ function poolJson({ pool, state }: Judged, owners?: ReadonlyMap<Pool, PoolOwners
     capacity: pool.capacity,
     usage: round(pool.usage),
     status: stateName(state),
+    state,
     sockets: pool.sockets,
     states: pool.states,
     timeWaitReusable: pool.timeWaitReusable,
@@ -135,6 +136,8 @@ export function renderJson(v: Verdict, o: { top: number; settings: KernelSetting
   const { capacity, bindTaken, bindUndecidable, optimisticCapacity, range, reserved, listeningPorts, kernel, tcp, bindStyle, newTuple } = spaceJson(v, o.settings, o.source);
   const body = {
     status: stateName(v.state),
+    // The state as a number too: consumers that ignore the exit code (Zabbix) read it here.
+    state: v.state,
     summary: summary(v),
     capacity,
     bindTaken,
@@ -166,6 +169,8 @@ export function renderJsonAcross(v: AcrossVerdict, o: { top: number; owners?: Re
   const { checked, unchecked, gone } = v.across;
   const body = {
     status: stateName(v.state),
+    // The state as a number too: consumers that ignore the exit code (Zabbix) read it here.
+    state: v.state,
     summary: summaryAcross(v),
     thresholds: thresholdsJson(v),
     root: v.across.root,
@@ -173,6 +178,7 @@ export function renderJsonAcross(v: AcrossVerdict, o: { top: number; owners?: Re
       inode: ns.inode,
       name: ns.name,
       status: stateName(ns.verdict.state),
+      state: ns.verdict.state,
       settings: ns.settingsRead ? 'read' : 'assumed',
       ...spaceJson(ns.verdict, ns.settings, ns.source),
       // Only with --namespaces: only another namespace's range is ever assumed.
@@ -189,10 +195,11 @@ export function renderJsonAcross(v: AcrossVerdict, o: { top: number; owners?: Re
   return `${JSON.stringify(body, null, 2)}\n`;
 }
 
-/** `{ status: "UNKNOWN", summary }`, with the usage, the help or the version that goes with it. */
+/** `{ status: "UNKNOWN", state: 3, summary }`, with the usage, the help or the version that goes with it. */
 export function renderJsonFailure(failure: Failure): string {
   const body = {
     status: stateName(State.UNKNOWN),
+    state: State.UNKNOWN,
     summary: failureSummary(failure),
     ...(failure.kind === 'usage' ? { usage: failure.usage } : {}),
     ...(failure.kind === 'help' ? { help: failure.help } : {}),

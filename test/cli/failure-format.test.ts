@@ -50,7 +50,7 @@ describe('run(): failures in the format asked for', () => {
     const r = await run(['-w', 'foo', '--format', 'json'], nodeHost);
     assert.equal(r.exitCode, 3);
     const j = JSON.parse(r.stdout);
-    assert.deepEqual(Object.keys(j), ['status', 'summary', 'usage']);
+    assert.deepEqual(Object.keys(j), ['status', 'state', 'summary', 'usage']);
     assert.equal(j.status, 'UNKNOWN');
     assert.match(j.summary, /^--warning: /);
     assert.equal(j.usage, usageText());
@@ -58,7 +58,7 @@ describe('run(): failures in the format asked for', () => {
 
   it('an error before --format on the line still comes as JSON', async () => {
     const r = await run(['--bogus', '--format=json'], nodeHost);
-    assert.deepEqual(JSON.parse(r.stdout), { status: 'UNKNOWN', summary: 'unknown option --bogus', usage: usageText() });
+    assert.deepEqual(JSON.parse(r.stdout), { status: 'UNKNOWN', state: 3, summary: 'unknown option --bogus', usage: usageText() });
   });
 
   it('--help and --version as JSON, and as text without --format', async () => {
@@ -66,7 +66,7 @@ describe('run(): failures in the format asked for', () => {
     assert.equal(help.status, 'UNKNOWN');
     assert.equal(help.summary, `check_ephemeral_ports ${version}: help`);
     assert.match(help.help, /^check_ephemeral_ports .*\n[\s\S]*--format FORMAT/);
-    assert.deepEqual(JSON.parse((await run(['-V', '--format=json'], nodeHost)).stdout), { status: 'UNKNOWN', summary: `check_ephemeral_ports ${version}`, version });
+    assert.deepEqual(JSON.parse((await run(['-V', '--format=json'], nodeHost)).stdout), { status: 'UNKNOWN', state: 3, summary: `check_ephemeral_ports ${version}`, version });
     const text = await run(['--help'], nodeHost);
     assert.equal(text.exitCode, 3);
     assert.match(text.stdout, /^check_ephemeral_ports /);
@@ -75,7 +75,7 @@ describe('run(): failures in the format asked for', () => {
 
   it('a kernel fault, a timeout and a stop as JSON', async () => {
     const missing = JSON.parse((await run(['--proc', '/nonexistent', '--format', 'json'], nodeHost)).stdout);
-    assert.deepEqual(missing, { status: 'UNKNOWN', summary: '/nonexistent/sys/net/ipv4/ip_local_port_range: missing' });
+    assert.deepEqual(missing, { status: 'UNKNOWN', state: 3, summary: '/nonexistent/sys/net/ipv4/ip_local_port_range: missing' });
     const stop = new AbortController();
     stop.abort('SIGTERM');
     const stopped = await run(['--proc', FIXTURE, '--format', 'json'], nodeHost, stop.signal);

@@ -83,10 +83,11 @@ test('JSON carries the status, range, capacity and tuples worst first', () => {
   const r = report([tcp(1, 10), tcp(2, 800)]);
   const json = JSON.parse(renderJson(verdict(r, 0), { top: 0, settings, source: 'ss' as const }));
   assert.equal(json.status, 'WARNING');
+  assert.equal(json.state, 1);
   assert.deepEqual(json.range, { low: 40000, high: 41010, size: 1011, oddSized: true });
   assert.equal(json.capacity, 1000);
   assert.deepEqual(json.tuples.map((t: { remote: string; used: number }) => [t.remote, t.used]), [['10.0.0.2', 800], ['10.0.0.1', 10]]);
-  assert.deepEqual(Object.keys(json.tuples[0]).sort(), ['capacity', 'family', 'local', 'protocol', 'remaining', 'remote', 'remotePort', 'sockets', 'states', 'status', 'timeWaitReusable', 'usage', 'used', 'bindTaken', 'optimisticRemaining', 'churn'].sort());
+  assert.deepEqual(Object.keys(json.tuples[0]).sort(), ['capacity', 'family', 'local', 'protocol', 'remaining', 'remote', 'remotePort', 'sockets', 'states', 'status', 'state', 'timeWaitReusable', 'usage', 'used', 'bindTaken', 'optimisticRemaining', 'churn'].sort());
   assert.deepEqual(json.tuples[0].churn, { closesPerSecond: 0, closesPerSecondLast10s: 0, headroomFactor: null, ceilingPerSecond: 3.333 });
   assert.deepEqual([json.thresholds.warningChurn, json.thresholds.criticalChurn], [null, null]);
 });
