@@ -139,6 +139,33 @@ describe('NAT pools from a captured router', () => {
   });
 });
 
+describe('the default class of a pool without a port range', () => {
+  // Kept original ports (nf_nat_l4proto_unique_tuple): 1-511, 600-1023, 1024-65535.
+  const line = (sport: number, natPort: number, remote: string) =>
+    `ipv4     2 udp      17 28 src=10.1.0.2 dst=${remote} sport=${sport} dport=53 src=${remote} dst=10.2.0.1 sport=53 dport=${natPort} mark=0 zone=0 use=2\n`;
+  it('is the class most of its entries are in, read from a portless rule or assumed', () => {
+    const text = Buffer.from(line(700, 700, '10.2.0.7') + line(701, 701, '10.2.0.7') + line(100, 100, '10.2.0.8') + line(40000, 40000, '10.2.0.9'));
+    const rules: NatRule[] = [{ family: 4, protocol: null, address: null, range: null }];
+    assert.deepEqual(pools(text, { option: null, rules }).map((p) => [p.remote, p.range.low, p.range.high, p.capacity, p.used, p.rangeFrom]), [
+      ['10.2.0.7', 600, 1023, 424, 2, 'ruleset'],
+      ['10.2.0.8', 1, 511, 511, 1, 'ruleset'],
+      ['10.2.0.9', 1024, 65535, 64512, 1, 'ruleset'],
+    ]);
+    assert.deepEqual(pools(text, { option: null, rules: [] }).map((p) => p.rangeFrom), ['assumed', 'assumed', 'assumed']);
+  });
+
+  it('an SNAT rule applies to its own address only, and a rule of the other family to none', () => {
+    const text = Buffer.from(line(40000, 41000, '10.2.0.7'));
+    const other: NatRule[] = [
+      { family: 4, protocol: null, address: '10.9.9.9', range: { low: 41000, high: 41009 } },
+      { family: 6, protocol: null, address: null, range: { low: 41000, high: 41019 } },
+    ];
+    assert.deepEqual(pools(text, { option: null, rules: other }).map((p) => [p.capacity, p.rangeFrom]), [[64512, 'assumed']]);
+    const own: NatRule[] = [{ family: 4, protocol: 'udp', address: '10.2.0.1', range: { low: 41000, high: 41009 } }];
+    assert.deepEqual(pools(text, { option: null, rules: own }).map((p) => [p.capacity, p.used, p.rangeFrom]), [[10, 1, 'ruleset']]);
+  });
+});
+
 describe('conntrack statistics', () => {
   it('sums insert_failed and drop over the CPUs (hex columns found by name)', () => {
     assert.deepEqual(parseConntrackStats(fixture('router.stat').toString(), 'stat'), { insertFailed: 0x2 + 0xe, drop: 0x2 + 0xe });
