@@ -83,6 +83,9 @@ export class ConntrackParser implements LineParser {
   private readonly original = new Int32Array(4);
   private readonly replyDestinationWords = new Int32Array(4);
   private readonly scratch = new Int32Array(4);
+  private readonly lastNat = new Int32Array(4);
+  private lastNatFamily = 0;
+  private lastNatId = -1;
 
   constructor(
     private readonly sink: ConntrackSink,
@@ -160,6 +163,21 @@ export class ConntrackParser implements LineParser {
     return 4;
   }
 
+  /**
+   * The reply destination's id: on a NAT host nearly every entry has one of a few (the NAT
+   * addresses), so the last one's words are compared before the table is asked.
+   */
+  private natAddress(buf: Uint8Array, start: number, end: number): number {
+    const w = this.replyDestinationWords;
+    const family = this.words(buf, start, end, 'dst', w);
+    const last = this.lastNat;
+    if (this.lastNatId !== -1 && family === this.lastNatFamily && w[3] === last[3] && w[2] === last[2] && w[1] === last[1] && w[0] === last[0]) return this.lastNatId;
+    this.lastNatId = family === 4 ? this.sink.addresses.ipv4(w[3] >>> 0) : this.sink.addresses.ipv6(w[0] >>> 0, w[1] >>> 0, w[2] >>> 0, w[3] >>> 0);
+    this.lastNatFamily = family;
+    last.set(w);
+    return this.lastNatId;
+  }
+
   /** The address's id in the sink's table. */
   private address(buf: Uint8Array, start: number, end: number, field: string, into: Int32Array): number {
     const w = into;
@@ -223,7 +241,7 @@ export class ConntrackParser implements LineParser {
           srcSeen++;
         } else if (length === 3 && first === D && equals(buf, pos, eq, KEY_DST)) {
           // The original destination is not needed: the reply source is it after DNAT.
-          if (dstSeen === 1) replyDestination = this.address(buf, value, tokenEnd, 'dst', this.replyDestinationWords);
+          if (dstSeen === 1) replyDestination = this.natAddress(buf, value, tokenEnd);
           dstSeen++;
         } else if (length === 5 && first === S && equals(buf, pos, eq, KEY_SPORT)) {
           if (sportSeen === 1) replySourcePort = this.port(buf, value, tokenEnd, 'sport');
