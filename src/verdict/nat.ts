@@ -53,13 +53,18 @@ export function judgeNat(findings: NatFindings, t: Thresholds, selection: Select
   const table = findings.table;
   if (table === null) return { findings, judged: [], selected: 0, state: State.OK };
   const chosen: number[] = [];
+  // The sort keys, read once per pool: the sort compares them n log n times.
   const states = new Uint8Array(table.size);
+  const remaining = new Int32Array(table.size);
+  const usage = new Float64Array(table.size);
   for (let i = 0; i < table.size; i++) {
     if (!selected(table, i, selection)) continue;
     chosen.push(i);
-    states[i] = judgeHeadroom(table.usage(i), table.remaining(i), table.headroomFactor(i), t).state;
+    remaining[i] = table.remaining(i);
+    usage[i] = table.usage(i);
+    states[i] = judgeHeadroom(usage[i], remaining[i], table.headroomFactor(i), t).state;
   }
-  chosen.sort((i, j) => states[j] - states[i] || table.remaining(i) - table.remaining(j) || table.usage(j) - table.usage(i) || table.compare(i, j));
+  chosen.sort((i, j) => states[j] - states[i] || remaining[i] - remaining[j] || usage[j] - usage[i] || table.compare(i, j));
   const judged = chosen.slice(0, limit).map((i) => judgeNatPool(table.pool(i), t));
   return { findings, judged, selected: chosen.length, state: judged[0]?.state ?? State.OK };
 }
