@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { ChildProcess, Host } from '../../src/host/host';
-import { readNatRules } from '../../src/sources/ruleset/read';
+import { kernelHas, readNatRules } from '../../src/sources/ruleset/read';
 import { parseIptablesSave, parseNftRuleset } from '../../src/sources/ruleset/rules';
 import { FIXTURES } from '../helpers';
 
@@ -100,6 +100,21 @@ describe('readNatRules', () => {
     assert.deepEqual(host.ran, ['nft', 'iptables-nft-save', 'ip6tables-nft-save', 'iptables-legacy-save']);
     assert.deepEqual(read.read, host.ran);
     assert.equal(read.rules?.length, 2 + 4);
+  });
+
+  it('asks nothing of nf_tables on a kernel whose modules do not include it (asking would load it)', async () => {
+    const files = { '/proc/modules': 'nf_conntrack 180224 1 - Live 0x0\nip_tables 36864 1 iptable_nat, Live 0x0\n', '/proc/sys/kernel/osrelease': '6.1.0-13-amd64\n', '/lib/modules/6.1.0-13-amd64/modules.builtin': 'kernel/net/ipv4/tcp_cubic.ko\n', '/proc/7/net/ip_tables_names': 'nat\n' };
+    const host = fakeHost({ 'iptables-legacy-save': fixture('legacy.iptables-save') }, files);
+    const read = await readNatRules({ host, procRoot: '/proc/7', signal: new AbortController().signal, onStage: () => {} });
+    assert.deepEqual(host.ran, ['iptables-legacy-save']);
+    assert.equal(read.rules?.length, 4);
+    assert.deepEqual(read.unread, ['nft: not asked, the kernel has no nf_tables (asking would load it)']);
+    // Built in, or loaded: asked.
+    assert.equal(await kernelHas(fakeHost({}, { ...files, '/lib/modules/6.1.0-13-amd64/modules.builtin': 'kernel/net/netfilter/nf_tables.ko\n' }), 'nf_tables'), true);
+    assert.equal(await kernelHas(fakeHost({}, { ...files, '/proc/modules': 'nf_tables 348160 0 - Live 0x0\n' }), 'nf_tables'), true);
+    // No legacy table either: no rule at all, which is an answer (the pools' ranges are then assumed).
+    const bare = await readNatRules({ host: fakeHost({}, { ...files, '/proc/7/net/ip_tables_names': '' }), procRoot: '/proc/7', signal: new AbortController().signal, onStage: () => {} });
+    assert.deepEqual(bare.rules, []);
   });
 
   it('skips iptables-nft-save when nft shows none, and says what failed without failing', async () => {

@@ -40,6 +40,22 @@ async function output(host: Host, paths: readonly string[], args: string[], sign
 }
 
 /**
+ * Whether the running kernel has a netfilter module loaded or built in. A netlink request
+ * to a subsystem the kernel lacks makes it load the module (nfnetlink's request_module), as
+ * running iptables-legacy-save loads the legacy tables: the check changes nothing, so it
+ * asks only what is there. A kernel without modules (no /proc/modules) has all it will have.
+ */
+export async function kernelHas(host: Host, module: string): Promise<boolean> {
+  const loaded = await host.readText('/proc/modules').catch(() => undefined);
+  if (loaded === undefined) return true;
+  if (loaded.split('\n').some((line) => line.startsWith(`${module} `))) return true;
+  const release = (await host.readText('/proc/sys/kernel/osrelease').catch(() => undefined))?.trim();
+  if (release === undefined || !/^[\w.+-]+$/.test(release)) return false;
+  const builtin = await host.readText(`/lib/modules/${release}/modules.builtin`).catch(() => undefined);
+  return builtin !== undefined && builtin.split('\n').some((line) => line.endsWith(`/${module}.ko`));
+}
+
+/**
  * reading.procRoot is where the namespace's legacy tables are named; for another
  * namespace, reading.host must run its programs inside it (nsenter).
  */
@@ -65,13 +81,19 @@ export async function readNatRules({ host, procRoot, signal, onStage }: Pick<Nam
     }
   };
   let xtTargets = true;
-  await attempt('nft', NFT_PATHS, ['-j', 'list', 'ruleset'], (text) => {
-    const found = parseNftRuleset(text);
-    xtTargets = found.xtTargets;
-    return found.rules;
-  });
+  const nfTables = await kernelHas(host, 'nf_tables');
+  if (nfTables) {
+    await attempt('nft', NFT_PATHS, ['-j', 'list', 'ruleset'], (text) => {
+      const found = parseNftRuleset(text);
+      xtTargets = found.xtTargets;
+      return found.rules;
+    });
+  } else {
+    // Asking nf_tables over netlink would load its module: it holds no rule, and is left alone.
+    unread.push('nft: not asked, the kernel has no nf_tables (asking would load it)');
+  }
   // iptables-nft's rules: their ranges are not in nft's JSON. Without nft, read them anyway.
-  if (xtTargets) {
+  if (nfTables && xtTargets) {
     await attempt('iptables-nft-save', saveProgram('iptables-nft-save'), ['-t', 'nat'], (text) => parseIptablesSave(text, 4));
     await attempt('ip6tables-nft-save', saveProgram('ip6tables-nft-save'), ['-t', 'nat'], (text) => parseIptablesSave(text, 6));
   }
@@ -83,5 +105,6 @@ export async function readNatRules({ host, procRoot, signal, onStage }: Pick<Nam
     if (tables === undefined || !tables.split('\n').includes('nat')) continue;
     await attempt(program, saveProgram(program), ['-t', 'nat'], (text) => parseIptablesSave(text, family));
   }
-  return { rules: read.length === 0 ? null : rules, read, unread };
+  // Without nf_tables and without a legacy nat table there is no rule at all: that is read too.
+  return { rules: read.length === 0 && nfTables ? null : rules, read, unread };
 }
