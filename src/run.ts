@@ -18,7 +18,9 @@ import { checkNamespaces } from './check/across';
 import { discoverNamespaces } from './namespaces/discover';
 import { lookUpOwners, ownersWanted, type PoolOwners } from './owners/owners';
 import type { Pool } from './pools/pool';
+import { checkFailures } from './check/failures';
 import { judgeNamespace } from './check/namespace';
+import { withFailures, type FailuresJudged } from './verdict/failures';
 import { decideAcross } from './verdict/across';
 
 export interface RunResult {
@@ -68,7 +70,10 @@ async function check(options: Options, host: Host, onStage: (stage: string) => v
   const kernel = await readSettings(host, procRoot);
   const ssBudgetMs = options.timeoutSeconds * 1000 * SS_SHARE;
   const reading = { host, procRoot, settings: { kernel, read: true }, source: options.source, ssBudgetMs, signal, onStage, own: true, root: host.euid === 0 };
-  const { verdict, settings, source } = await judgeNamespace(reading, options);
+  const judgement = await judgeNamespace(reading, options);
+  const failures = await failuresOnce(options, host, onStage, signal);
+  const { settings, source } = judgement;
+  const verdict = withFailures(judgement.verdict, failures, options.failures.thresholds);
   // Owners only on the live kernel: a copy given with --proc has no processes.
   const wanted = procRoot === '/proc' && host.listDir !== undefined ? ownersWanted(listed(verdict.judged, options.top), options.owners || options.verbose > 0) : [];
   let owners = new Map<Pool, PoolOwners>();
@@ -77,22 +82,33 @@ async function check(options: Options, host: Host, onStage: (stage: string) => v
     const own = (await discoverNamespaces(host).catch(() => [])).find((ref) => ref.own);
     owners = await lookUpOwners(host, [{ procRoot, pids: own?.pids ?? [], pools: wanted }], deadline);
   }
-  const output = { top: options.top, verbose: options.verbose, settings, source, owners };
+  const output = { top: options.top, verbose: options.verbose, settings, source, owners, failures };
   const stdout = RENDERERS[options.format].verdict(verdict, output);
   return { exitCode: verdict.state, stdout };
+}
+
+/**
+ * The failed connect()s (--failures): host-wide, so read once per run, namespaces or not.
+ * Read after the sockets: a drain consumes the events, so nothing that may still fail (a
+ * socket source, -t) should come between it and the output.
+ */
+async function failuresOnce(options: Options, host: Host, onStage: (stage: string) => void, signal: AbortSignal): Promise<FailuresJudged | null> {
+  if (options.failures.mode !== null) onStage('reading the trace instance of failed connect()s');
+  return checkFailures(host, options.failures, signal);
 }
 
 /** --namespaces: each namespace judged on its own, then one verdict over all of them. */
 async function checkAcross(options: Options, host: Host, onStage: (stage: string) => void, signal: AbortSignal, deadline: number): Promise<RunResult> {
   const across = await checkNamespaces(options, host, onStage, signal);
+  const failures = await failuresOnce(options, host, onStage, signal);
   const limit = options.top === 0 ? Infinity : options.top;
-  const verdict = decideAcross(across, options.thresholds, limit, options.tuplePerfdata ? limit : 0);
+  const verdict = withFailures(decideAcross(across, options.thresholds, limit, options.tuplePerfdata ? limit : 0), failures, options.failures.thresholds);
   const every = options.owners || options.verbose > 0;
   const shown = listed(verdict.judged, options.top);
   const searches = across.checked.map((ns, at) => ({ procRoot: ns.procRoot, pids: ns.pids, pools: ownersWanted(shown.filter((j) => j.at === at), every) }));
   if (searches.some((s) => s.pools.length > 0)) onStage('looking for the processes that hold the sockets');
   const owners = await lookUpOwners(host, searches, deadline);
-  const output = { top: options.top, verbose: options.verbose, owners };
+  const output = { top: options.top, verbose: options.verbose, owners, failures };
   const stdout = RENDERERS[options.format].across(verdict, output);
   return { exitCode: verdict.state, stdout };
 }

@@ -11,6 +11,7 @@ import type { NamespaceChoice } from '../namespaces/discover';
 import { SOURCE_CHOICES, type SourceChoice } from '../model/settings';
 import { Range, RangeError } from '../nagios/range';
 import { AddressMatcher, parsePrefix, type Selection } from '../verdict/selection';
+import type { FailureThresholds } from '../verdict/failures';
 import type { Thresholds } from '../verdict/judge';
 
 export class UsageError extends Error {}
@@ -25,6 +26,8 @@ interface OptionSpec {
   readonly arg?: string;
   readonly repeat?: boolean;
   readonly fallback?: string;
+  /** A flag that also takes this one value, attached only (`--failures=off`). */
+  readonly optional?: string;
   readonly help: string;
 }
 
@@ -51,6 +54,9 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { long: 'nat', help: 'also judge the source NAT port pools (MASQUERADE, SNAT) of each namespace read, per NAT address and destination, from conntrack and the NAT rules (root; without root only conntrack\'s insert_failed counter is read, and said); --source chooses the reader: proc /proc/net/nf_conntrack, ss the conntrack program; off by default: the table can hold a million entries' },
   { long: 'nat-range', arg: 'LOW-HIGH', help: 'the NAT rules\' port range (--to-ports, masquerade to :LOW-HIGH) instead of reading the rules; implies --nat' },
   { long: 'owners', help: 'name the processes holding each listed tuple\'s sockets (done anyway for WARNING and CRITICAL tuples, and with -v); root sees every process, other users their own' },
+  { long: 'failures', optional: 'off', help: 'count the connect()s that failed for want of a local port since the last run, per tuple (all of them: --remote and the like do not apply, as reading consumes), from a tracefs instance the check keeps (root; the only thing the check writes); --failures=off removes it' },
+  { long: 'warning-failures', arg: 'N', help: 'with --failures: WARNING at N failed connect()s or more since the last run; 0: never' },
+  { long: 'critical-failures', arg: 'N', fallback: '1', help: 'with --failures: CRITICAL at N failed connect()s or more since the last run; 0: never' },
   { long: 'timeout', short: 't', arg: 'SECONDS', fallback: '8', help: 'give up with UNKNOWN after SECONDS (below check_nrpe\'s 10 s)' },
   { long: 'verbose', short: 'v', help: 'more detail: range, listeners, TIME_WAIT, optimistic and bind()-style figures, what the parity cannot tell; repeat up to 3 times' },
   { long: 'help', short: 'h', help: 'show this help and exit' },
@@ -83,6 +89,8 @@ export interface Options {
   readonly nat: boolean;
   /** --nat-range: the NAT port range stated; null: read from the rules, else assumed. */
   readonly natRange: { readonly low: number; readonly high: number } | null;
+  /** --failures: count the failed connect()s, or remove the trace instance (off); null: neither. */
+  readonly failures: { readonly mode: 'count' | 'off' | null; readonly thresholds: FailureThresholds };
 }
 
 /**
@@ -115,6 +123,8 @@ function normalise(argv: readonly string[]): { args: string[]; verbose: number; 
       const spec = BY_LONG.get(name);
       if (spec === undefined) fail(`unknown option --${name}`);
       else if (spec.arg) withValue(spec, eq === -1 ? next(i) : token.slice(eq + 1), `--${name}`);
+      else if (spec.optional !== undefined && eq !== -1 && token.slice(eq + 1) !== spec.optional) fail(`option --${name} takes no value but =${spec.optional}`);
+      else if (spec.optional !== undefined) args.push(`--${name}=${eq === -1 ? 'on' : spec.optional}`);
       else if (eq !== -1) fail(`option --${name} takes no value`);
       else if (name === 'verbose') verbose++;
       else args.push(token);
@@ -199,8 +209,8 @@ function matcher(values: string[], option: string): AddressMatcher | null {
 export function parseCommandLine(argv: readonly string[]): Options {
   const { args, verbose, error } = normalise(argv);
   if (error !== null) throw error;
-  const flags = OPTION_SPECS.filter((s) => !s.arg).map((s) => s.long);
-  const parsed = minimist(args, { string: OPTION_SPECS.filter((s) => s.arg).map((s) => s.long), boolean: flags });
+  const flags = OPTION_SPECS.filter((s) => !s.arg && s.optional === undefined).map((s) => s.long);
+  const parsed = minimist(args, { string: OPTION_SPECS.filter((s) => s.arg || s.optional !== undefined).map((s) => s.long), boolean: flags });
   const values = (long: string): string[] => {
     const v = parsed[long] as string | string[] | undefined;
     return v === undefined ? [] : Array.isArray(v) ? v : [v];
@@ -228,6 +238,12 @@ export function parseCommandLine(argv: readonly string[]): Options {
   const optionalCount = (long: string) => {
     const v = single(long);
     return v === undefined ? null : wholeNumber(v, long, 65535);
+  };
+  const failures = failureChoice(single('failures'), values('warning-failures').length + values('critical-failures').length > 0, procGiven);
+  // 0: never; the count is of connect()s, so a whole number.
+  const failureCount = (long: string) => {
+    const n = optionalCount(long);
+    return n === 0 ? null : n;
   };
 
   const natRangeText = single('nat-range');
@@ -268,7 +284,16 @@ export function parseCommandLine(argv: readonly string[]): Options {
     owners: flag('owners'),
     nat: flag('nat') || natRange !== null,
     natRange,
+    failures: { mode: failures, thresholds: { warning: failureCount('warning-failures'), critical: failureCount('critical-failures') } },
   };
+}
+
+/** --failures, --failures=off, or neither; its thresholds mean nothing without it. */
+function failureChoice(text: string | undefined, thresholds: boolean, procGiven: boolean): 'count' | 'off' | null {
+  const mode = text === undefined ? null : text === 'off' ? 'off' : 'count';
+  if (mode === null && thresholds) throw new UsageError('--warning-failures and --critical-failures need --failures');
+  if (mode !== null && procGiven) throw new UsageError('--failures counts on the running kernel, --proc reads a copy: choose one');
+  return mode;
 }
 
 /** `all`, a pid, or a name under /run/netns (one path component: nothing else is opened). */
@@ -292,6 +317,7 @@ export function usageText(): string {
     '  [--tcp] [--udp] [-4] [-6] [--remote PREFIX]... [--remote-port PORT]... [--local PREFIX]...\n' +
     '  [--top N] [--tuple-perfdata] [--format FORMAT] [--source SOURCE] [--proc DIR]\n' +
     '  [--namespaces WHICH] [--owners] [--nat] [--nat-range LOW-HIGH]\n' +
+    '  [--failures[=off]] [--warning-failures N] [--critical-failures N]\n' +
     '  [-t SECONDS] [-v]...\n' +
     '  check_ephemeral_ports -h (help), -V (version)\n';
 }

@@ -2,6 +2,8 @@
  * The only door to the host. Everything behind it is pure and takes plain data, so tests
  * hand the check a fixture tree (--proc) or a fake host instead of a live kernel.
  */
+import type { TraceDoor } from './tracefs';
+
 export interface OpenFile {
   read(into: Uint8Array, offset: number, length: number): Promise<number>;
   close(): Promise<void>;
@@ -65,4 +67,9 @@ export interface Host {
    * it after each namespace). Optional: without it, memory is freed when the runtime sees fit.
    */
   reclaim?(): void;
+  /**
+   * The check's own tracefs instance and what reaching it needs (--failures): the one
+   * place the check may write. Optional: a host without it counts no failed connect()s.
+   */
+  traceDoor?(): TraceDoor;
 }

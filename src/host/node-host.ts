@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KernelError } from './errors';
 import { trustedProgram } from './programs';
 import type { ChildProcess, Host, OpenFile } from './host';
+import { nodeTraceDoor } from './tracefs';
 
 /** How long a synchronous read loop may hold the event loop. */
 const YIELD_MS = 20;
@@ -256,6 +257,8 @@ export const nodeHost: Host = {
       kill,
     };
   },
+
+  traceDoor: nodeTraceDoor,
 
   reclaim() {
     if (process.memoryUsage().arrayBuffers > RECLAIM_ABOVE_BYTES) collector()?.full();

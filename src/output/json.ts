@@ -8,6 +8,8 @@ import type { Judged } from '../verdict/judge';
 import type { Verdict } from '../verdict/verdict';
 import type { NatVerdict, JudgedNat } from '../verdict/nat';
 import { summary, summaryAcross } from './describe';
+import { failuresJson, leadWithFailures } from './failures';
+import type { FailuresJudged } from '../verdict/failures';
 import { failureSummary, type Failure } from './failure';
 
 function round(n: number): number {
@@ -131,14 +133,14 @@ function spaceJson(v: Verdict, settings: KernelSettings, source: 'ss' | 'proc') 
   };
 }
 
-export function renderJson(v: Verdict, o: { top: number; settings: KernelSettings; source: 'ss' | 'proc'; owners?: ReadonlyMap<Pool, PoolOwners> }): string {
+export function renderJson(v: Verdict, o: { top: number; settings: KernelSettings; source: 'ss' | 'proc'; owners?: ReadonlyMap<Pool, PoolOwners>; failures?: FailuresJudged | null }): string {
   const listed = o.top === 0 ? v.judged : v.judged.slice(0, o.top);
   const { capacity, bindTaken, bindUndecidable, optimisticCapacity, range, reserved, listeningPorts, kernel, tcp, bindStyle, newTuple } = spaceJson(v, o.settings, o.source);
   const body = {
     status: stateName(v.state),
     // The state as a number too: consumers that ignore the exit code (Zabbix) read it here.
     state: v.state,
-    summary: summary(v),
+    summary: leadWithFailures(summary(v), o.failures ?? null),
     capacity,
     bindTaken,
     bindUndecidable,
@@ -147,6 +149,7 @@ export function renderJson(v: Verdict, o: { top: number; settings: KernelSetting
     reserved,
     listeningPorts,
     thresholds: thresholdsJson(v),
+    ...failuresJson(o.failures ?? null),
     kernel,
     tcp,
     bindStyle,
@@ -164,15 +167,16 @@ export function renderJson(v: Verdict, o: { top: number; settings: KernelSetting
  * `netns`, the nsfs inode; `namespaces` describes every namespace checked, `unchecked`
  * those that could not be, `gone` those whose processes exited first.
  */
-export function renderJsonAcross(v: AcrossVerdict, o: { top: number; owners?: ReadonlyMap<Pool, PoolOwners> }): string {
+export function renderJsonAcross(v: AcrossVerdict, o: { top: number; owners?: ReadonlyMap<Pool, PoolOwners>; failures?: FailuresJudged | null }): string {
   const listed = o.top === 0 ? v.judged : v.judged.slice(0, o.top);
   const { checked, unchecked, gone } = v.across;
   const body = {
     status: stateName(v.state),
     // The state as a number too: consumers that ignore the exit code (Zabbix) read it here.
     state: v.state,
-    summary: summaryAcross(v),
+    summary: leadWithFailures(summaryAcross(v), o.failures ?? null),
     thresholds: thresholdsJson(v),
+    ...failuresJson(o.failures ?? null),
     root: v.across.root,
     namespaces: checked.map((ns) => ({
       inode: ns.inode,

@@ -18,6 +18,8 @@ import { natIsWorse, type JudgedNat, type NatVerdict } from '../verdict/nat';
 import type { NatFindings } from '../nat/findings';
 import { churnText, figure, headroom, namespaceTag, natPoolName, ownersText, poolName, summary, summaryAcross } from './describe';
 import type { Failure } from './failure';
+import { failuresLines, failuresVerbose, leadWithFailures } from './failures';
+import type { FailuresJudged } from '../verdict/failures';
 
 /** Old NRPE and Nagios 3 cut at 4 KB; keep clear of it. */
 const MAX_BYTES = 3800;
@@ -30,6 +32,8 @@ export interface TextOptions {
   readonly source: 'ss' | 'proc';
   /** The processes holding the listed pools that were looked up. */
   readonly owners?: ReadonlyMap<Pool, PoolOwners>;
+  /** The failed connect()s, with --failures. */
+  readonly failures?: FailuresJudged | null;
 }
 
 function clean(text: string): string {
@@ -185,14 +189,16 @@ export function renderText(v: Verdict, o: TextOptions): string {
   const bind = bindLine(v.report);
   const churnFix = v.judged.some((j) => j.reason?.metric === 'churn') ? CHURN_FIX : null;
   const fixes = [bind, churnFix].filter((line): line is string => line !== null);
+  const failures = o.failures ?? null;
   const nat = natPage(v.nat, v.judged, o.top);
   const tuples = listed.map((j) => detail(j, o.owners));
-  const extra = o.verbose > 0 ? [...verboseLines(v, o), ...(v.nat === undefined ? [] : natLines(v.nat.findings))] : [];
-  return layout({ summary: summary(v), state: v.state, perfdata: v.perfdata, pools: nat.first ? [...nat.lines, ...tuples] : [...tuples, ...nat.lines], pinned: fixes, extra, poolCount: v.selected + nat.count, top: o.top });
+  const extra = o.verbose > 0 ? [...failuresVerbose(failures), ...verboseLines(v, o), ...(v.nat === undefined ? [] : natLines(v.nat.findings))] : [];
+  return layout({ summary: leadWithFailures(summary(v), failures), state: v.state, perfdata: v.perfdata, leading: failuresLines(failures), pools: nat.first ? [...nat.lines, ...tuples] : [...tuples, ...nat.lines], pinned: fixes, extra, poolCount: v.selected + nat.count, top: o.top });
 }
 
 /** With --namespaces: each detail line names its namespace; those not checked follow. */
-export function renderTextAcross(v: AcrossVerdict, o: { readonly top: number; readonly verbose: number; readonly owners?: ReadonlyMap<Pool, PoolOwners> }): string {
+export function renderTextAcross(v: AcrossVerdict, o: { readonly top: number; readonly verbose: number; readonly owners?: ReadonlyMap<Pool, PoolOwners>; readonly failures?: FailuresJudged | null }): string {
+  const failures = o.failures ?? null;
   const listed = o.top === 0 ? v.judged : v.judged.slice(0, o.top);
   const { checked, unchecked, gone } = v.across;
   const netns = (inode: number | null) => (inode === null ? 'netns inode unreadable' : `netns ${inode}`);
@@ -220,13 +226,14 @@ export function renderTextAcross(v: AcrossVerdict, o: { readonly top: number; re
     extra.push(...gone.map((g) => `${g.name} (${netns(g.inode)}): gone: ${g.reason}`));
     if (!v.across.root) extra.push('not root: the sysctls of other namespaces cannot be read, and are assumed to be the defaults of a new namespace');
   }
+  if (o.verbose > 0) extra.unshift(...failuresVerbose(failures));
   // --nat: each namespace's NAT pools, worst first over all of them, and what each read (-v).
   const nats = checked.flatMap((ns, at) => (ns.verdict.nat?.judged ?? []).map((j) => ({ j, at }))).sort((a, b) => (natIsWorse(a.j, b.j) ? -1 : natIsWorse(b.j, a.j) ? 1 : 0));
   const natListed = (o.top === 0 ? nats : nats.slice(0, o.top)).map(({ j, at }) => natDetail(j, `${namespaceTag(v, at)}: `));
   if (o.verbose > 0) checked.forEach((ns) => ns.verdict.nat !== undefined && extra.push(...natLines(ns.verdict.nat.findings, `${ns.name}: `)));
   const tuples = listed.map((j) => detail(j, o.owners, `${namespaceTag(v, j.at)}: `));
   const natFirst = natIsWorse(nats[0]?.j, v.judged[0]);
-  return layout({ summary: summaryAcross(v), state: v.state, perfdata: v.perfdata, pools: natFirst ? [...natListed, ...tuples] : [...tuples, ...natListed], pinned: binds, extra, poolCount: v.selected + checked.reduce((n, ns) => n + (ns.verdict.nat?.selected ?? 0), 0), top: o.top });
+  return layout({ summary: leadWithFailures(summaryAcross(v), failures), state: v.state, perfdata: v.perfdata, leading: failuresLines(failures), pools: natFirst ? [...natListed, ...tuples] : [...tuples, ...natListed], pinned: binds, extra, poolCount: v.selected + checked.reduce((n, ns) => n + (ns.verdict.nat?.selected ?? 0), 0), top: o.top });
 }
 
 /** What one page of Nagios output holds, before it is cut to fit. */
@@ -234,6 +241,8 @@ interface Page {
   readonly summary: string;
   readonly state: State;
   readonly perfdata: Verdict['perfdata'];
+  /** Lines before the pools, never cut: the failed connect()s, a few lines at most. */
+  readonly leading: readonly string[];
   /** One line per listed pool, worst first. */
   readonly pools: readonly string[];
   /** Lines that follow the pools and are never cut (a cause and its fix). */
@@ -249,11 +258,11 @@ interface Page {
  * Status line, the pool lines, further lines, then perfdata: all under 4 KB. The pinned
  * lines (bind() before connect(): a cause and its fix) follow the pools and are never cut.
  */
-function layout({ summary: text, state, perfdata, pools, pinned, extra, poolCount, top }: Page): string {
+function layout({ summary: text, state, perfdata, leading, pools, pinned, extra, poolCount, top }: Page): string {
   const status = statusLine(state, text);
   const perf = `| ${perfdata.map(formatPerfdata).join(' ')}`;
   const wanted = [...pools, ...extra].map(clean);
-  const pinnedText = pinned.map(clean);
+  const pinnedText = [...leading, ...pinned].map(clean);
   let budget = MAX_BYTES - Buffer.byteLength(status) - Buffer.byteLength(perf) - 80 - pinnedText.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
   const body: string[] = [];
   for (const line of wanted) {
@@ -262,7 +271,8 @@ function layout({ summary: text, state, perfdata, pools, pinned, extra, poolCoun
     body.push(line);
   }
   const shownPools = Math.min(pools.length, body.length);
-  body.splice(shownPools, 0, ...pinnedText);
+  body.splice(shownPools, 0, ...pinnedText.slice(leading.length));
+  body.unshift(...pinnedText.slice(0, leading.length));
   const left = poolCount - shownPools;
   if (left > 0) body.push(`... ${left} more not shown${top === 0 ? ' (output kept under 4 KB)' : ' (--top 0 lists all)'}`);
   return [status, ...body, perf].join('\n') + '\n';

@@ -56,6 +56,7 @@ export const GAUGES: readonly Gauge[] = [
   { name: 'bind_taken', help: 'In-range ports clients took with bind() before connect(), told by their parity: lost to every tuple.', value: perf('bind_taken') },
   { name: 'worst_closes_per_second', help: 'Connections the worst TCP tuple closed per second over the last 60 s (its TIME_WAIT that holds a port, over 60 s).', value: perf('worst_close_rate') },
   { name: 'worst_churn_headroom_factor', help: 'How many times its current churn the worst TCP tuple can take before connect() fails; absent when it has no TIME_WAIT holding a port.', value: perf('worst_churn_headroom') },
+  { name: 'connect_failures', help: 'connect()s that failed for want of a local port (EADDRNOTAVAIL) since the previous run with --failures, lost events included: the span of this run, not a counter (a textfile cannot keep one across runs); absent when not counted.', value: perf('connect_failures') },
   { name: 'udp_used', help: 'In-range ports held by UDP sockets: one host-wide pool.', value: perf('udp_used') },
   { name: 'nat_worst_usage_ratio', help: 'Share of its ports that the worst source NAT pool (NAT address, destination) uses, 0 to 1 (--nat, root).', value: perf('nat_worst_usage', 1 / 100) },
   { name: 'nat_worst_remaining', help: 'Ports the worst source NAT pool has left (--nat, root).', value: perf('nat_worst_remaining') },

@@ -62,7 +62,7 @@ describe('in-process: the refusal, and internal errors', () => {
     }
     const json = await run(['--proc', fixture, '--format', 'json'], watched);
     assert.equal(json.exitCode, 3);
-    assert.deepEqual(JSON.parse(json.stdout), { status: 'UNKNOWN', summary: message });
+    assert.deepEqual(JSON.parse(json.stdout), { status: 'UNKNOWN', state: 3, summary: message });
     assert.deepEqual(reads, []);
     // The same run unprivileged reads the copy.
     assert.match((await run(['--proc', fixture], nodeHost)).stdout, /^EPHEMERAL PORTS OK - worst tcp /);
