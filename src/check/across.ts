@@ -19,6 +19,7 @@ import { State } from '../nagios/state';
 import { chooseNamespaces, type NamespaceRef } from '../namespaces/discover';
 import { entering, NSENTER_PATHS, stoppable } from '../namespaces/enter';
 import { namespaceName } from '../namespaces/names';
+import { readConntrackStats } from '../sources/conntrack/read';
 import { readSocketCounts } from '../sources/counts/sockstat';
 import { assumedSettings, readSettings, readSettingsWithSysctl, SYSCTL_PATHS } from '../sources/sysctls/read';
 import type { Across, BoundedNamespace, CheckedNamespace, UncheckedNamespace } from '../verdict/across';
@@ -70,16 +71,16 @@ async function settingsOf(host: Host, ref: NamespaceRef, h: Helpers, late: strin
 }
 
 /** Where and how its sockets are read: through nsenter as root, else its processes' /proc/PID/net. */
-function socketsOf(host: Host, ref: NamespaceRef, h: Helpers, choice: SourceChoice): { host: Host; procRoot: string; choice: SourceChoice } {
+function socketsOf(host: Host, ref: NamespaceRef, h: Helpers, choice: SourceChoice): { host: Host; procRoot: string; choice: SourceChoice; entered?: boolean } {
   if (ref.own) return { host, procRoot: '/proc', choice };
   const nsenter = 'path' in h.nsenter ? h.nsenter.path : null;
   const canEnter = h.root && ref.door !== null && nsenter !== null;
   if (ref.procRoot === null) {
     // A name under /run/netns with no process in it: no /proc/PID/net shows its tables.
     if (!canEnter || choice === 'proc') throw new Unreadable(`no process in it: only ss run inside it${h.root ? '' : ' by root'} can list its sockets`);
-    return { host: entering(host, nsenter, ref.door!), procRoot: '/nonexistent', choice: 'ss' };
+    return { host: entering(host, nsenter, ref.door!), procRoot: '/nonexistent', choice: 'ss', entered: true };
   }
-  if (canEnter) return { host: entering(host, nsenter, ref.door!), procRoot: ref.procRoot, choice };
+  if (canEnter) return { host: entering(host, nsenter, ref.door!), procRoot: ref.procRoot, choice, entered: true };
   if (choice === 'ss') throw new Unreadable(`ss must run inside the namespace, which needs root${h.root && 'why' in h.nsenter ? ` and nsenter (${h.nsenter.why})` : ''}: use --source auto or proc`);
   return { host, procRoot: ref.procRoot, choice: 'proc' };
 }
@@ -93,7 +94,7 @@ function readingOf(host: Host, ref: NamespaceRef, h: Helpers, given: { readonly 
   const where = socketsOf(host, ref, h, given.source);
   // A read that hangs in the kernel is abandoned at the deadline (stoppable ends it at its
   // next read; nsenter and ss are killed).
-  return { host: stoppable(where.host, signal), procRoot: where.procRoot, settings, source: where.choice, ssBudgetMs: Infinity, signal, onStage: () => {}, own: ref.own, root: h.root };
+  return { host: stoppable(where.host, signal), procRoot: where.procRoot, settings, source: where.choice, ssBudgetMs: Infinity, signal, onStage: () => {}, own: ref.own, root: h.root, programsInside: where.entered === true };
 }
 
 /** Is it still the namespace we found (a process of it alive, its pid not reused)? */
@@ -103,6 +104,19 @@ async function stillThere(host: Host, ref: NamespaceRef): Promise<boolean> {
   // The door we entered by and the tables we read, if any.
   if (ref.door !== null && (await inode(ref.door)) !== ref.inode) return false;
   return ref.procRoot === null || (await inode(`${ref.procRoot}/net/tcp`)) === ref.tables;
+}
+
+/**
+ * How many conntrack entries a namespace holds (its stat file: no walk of the table); 0
+ * when it has no conntrack at all, Infinity when that cannot be told.
+ */
+async function conntrackEntries(host: Host, procRoot: string): Promise<number> {
+  try {
+    return (await readConntrackStats(host, procRoot))?.entries ?? 0;
+  } catch (err) {
+    if (err instanceof KernelError) return Infinity;
+    throw err;
+  }
 }
 
 /** What its counts say, with the settings it is judged with; null without counts. */
@@ -206,6 +220,10 @@ export async function checkNamespaces(options: Options, host: Host, onStage: (st
   // can reach a threshold with a wider range, so its sysctls are read first.
   onStage('reading the socket counts of the network namespaces');
   const counts = await Promise.all(refs.map((ref) => (ref.procRoot === null ? null : readSocketCounts(host, ref.procRoot))));
+  // With --nat, socket counts say nothing of a namespace's NAT pools: one whose conntrack
+  // table holds an entry (its own count, read by anyone) is listed whatever its sockets.
+  const nat = options.nat ? await Promise.all(refs.map((ref) => (ref.procRoot === null ? 0 : conntrackEntries(host, ref.procRoot)))) : null;
+  const mayNat = (i: number) => nat !== null && nat[i] > 0;
   const size = (i: number) => (counts[i] === null ? Infinity : socketsCounted(counts[i]!, { tcp: true, udp: true }));
   let anyMayAlert = false;
   refs.forEach((ref, i) =>
@@ -217,7 +235,7 @@ export async function checkNamespaces(options: Options, host: Host, onStage: (st
         done++;
         progress();
         if (mayAlert(bound)) anyMayAlert = true;
-        if (bound !== null && options.walk === 'at-risk' && !mayAlert(bound)) return { bounded: { inode: ref.inode, name: names[i], bound, settings: settings.kernel, settingsRead: settings.read } };
+        if (bound !== null && options.walk === 'at-risk' && !mayAlert(bound) && !mayNat(i)) return { bounded: { inode: ref.inode, name: names[i], bound, settings: settings.kernel, settingsRead: settings.read } };
         list(i);
         return undefined;
       }),

@@ -13,7 +13,9 @@ import { PortSpace } from '../pools/port-space';
 import { readSocketCounts } from '../sources/counts/sockstat';
 import { readSockets } from '../sources/sockets/sockets';
 import { rankPools } from '../verdict/ranking';
-import { decide, type Verdict } from '../verdict/verdict';
+import { judgeNat } from '../verdict/nat';
+import { decide, withNat, type Verdict } from '../verdict/verdict';
+import { readNat } from './nat';
 
 export interface Judgement {
   readonly verdict: Verdict;
@@ -38,5 +40,8 @@ export async function judgeNamespace(reading: NamespaceReading, options: Options
   const report = sockets.sink.finish(want, settingsRead);
   const ranked = rankPools(report, selection, thresholds, limit);
   const tuplePerfdata = options.tuplePerfdata ? limit : 0;
-  return { verdict: decide(report, ranked, thresholds, tuplePerfdata), settings, source: sockets.source };
+  const verdict = decide(report, ranked, thresholds, tuplePerfdata);
+  if (!options.nat) return { verdict, settings, source: sockets.source };
+  const nat = judgeNat(await readNat(reading, options), thresholds, selection, limit);
+  return { verdict: withNat(verdict, nat), settings, source: sockets.source };
 }

@@ -55,6 +55,8 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { long: 'proc', arg: 'DIR', fallback: '/proc', help: 'read DIR/net/* and DIR/sys/net/ipv4/* (a captured copy, for instance); implies --source proc; refused under sudo (a copy needs no root)' },
   { long: 'namespaces', arg: 'WHICH', help: 'check other network namespaces (containers, pods): all, a PID, or a NAME under /run/netns; their sysctls need root (else the defaults of a new namespace are assumed, and said)' },
   { long: 'walk', arg: 'WHICH', fallback: 'at-risk', help: 'with --namespaces: at-risk lists the sockets only of the namespaces whose socket counts (sockstat) could reach a threshold, and answers for the others by their counts; all lists every one' },
+  { long: 'nat', help: 'also judge the source NAT port pools (MASQUERADE, SNAT) of each namespace read, per NAT address and destination, from conntrack and the NAT rules (root; without root only conntrack\'s insert_failed counter is read, and said); --source chooses the reader: proc /proc/net/nf_conntrack, ss the conntrack program; off by default: the table can hold a million entries' },
+  { long: 'nat-range', arg: 'LOW-HIGH', help: 'the NAT rules\' port range (--to-ports, masquerade to :LOW-HIGH) instead of reading the rules; implies --nat' },
   { long: 'owners', help: 'name the processes holding each listed tuple\'s sockets (done anyway for WARNING and CRITICAL tuples, and with -v); root sees every process, other users their own' },
   { long: 'failures', optional: 'off', help: 'count the connect()s that failed for want of a local port since the last run, per tuple (all of them: --remote and the like do not apply, as reading consumes), from a tracefs instance the check keeps (root; the only thing the check writes); --failures=off removes it' },
   { long: 'warning-failures', arg: 'N', help: 'with --failures: WARNING at N failed connect()s or more since the last run; 0: never' },
@@ -87,6 +89,10 @@ export interface Options {
   readonly owners: boolean;
   /** --namespaces; null: only the check's own namespace, as before. */
   readonly namespaces: NamespaceChoice | null;
+  /** --nat (or --nat-range): judge the source NAT pools too. */
+  readonly nat: boolean;
+  /** --nat-range: the NAT port range stated; null: read from the rules, else assumed. */
+  readonly natRange: { readonly low: number; readonly high: number } | null;
   /** --failures: count the failed connect()s, or remove the trace instance (off); null: neither. */
   readonly failures: { readonly mode: 'count' | 'off' | null; readonly thresholds: FailureThresholds };
   /** --walk: with --namespaces, list every namespace's sockets, or only those of the namespaces at risk by their counts. */
@@ -186,11 +192,11 @@ function range(text: string, option: string): Range {
   }
 }
 
-function portSpan(text: string): { low: number; high: number } {
+function portSpan(text: string, option = 'remote-port'): { low: number; high: number } {
   const m = /^(\d+)(?:-(\d+))?$/.exec(text);
   const low = m ? Number(m[1]) : NaN;
   const high = m && m[2] !== undefined ? Number(m[2]) : low;
-  if (!(low >= 1 && high <= 65535 && low <= high)) throw new UsageError(`--remote-port wants PORT or LOW-HIGH within 1-65535, not "${text}"`);
+  if (!(low >= 1 && high <= 65535 && low <= high)) throw new UsageError(`--${option} wants PORT or LOW-HIGH within 1-65535, not "${text}"`);
   return { low, high };
 }
 
@@ -249,6 +255,8 @@ export function parseCommandLine(argv: readonly string[]): Options {
     return n === 0 ? null : n;
   };
 
+  const natRangeText = single('nat-range');
+  const natRange = natRangeText === undefined ? null : portSpan(natRangeText, 'nat-range');
   const both = !flag('tcp') && !flag('udp');
   const anyFamily = !flag('ipv4') && !flag('ipv6');
   const families: Family[] = [];
@@ -272,7 +280,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
       families,
       remote: matcher(values('remote'), 'remote'),
       local: matcher(values('local'), 'local'),
-      remotePorts: values('remote-port').map(portSpan),
+      remotePorts: values('remote-port').map((v) => portSpan(v)),
     },
     top: wholeNumber(single('top') as string, 'top'),
     tuplePerfdata: flag('tuple-perfdata'),
@@ -284,6 +292,8 @@ export function parseCommandLine(argv: readonly string[]): Options {
     namespaces,
     walk,
     owners: flag('owners'),
+    nat: flag('nat') || natRange !== null,
+    natRange,
     failures: { mode: failures, thresholds: { warning: failureCount('warning-failures'), critical: failureCount('critical-failures') } },
   };
 }
@@ -316,7 +326,8 @@ export function usageText(): string {
     '  [--warning-churn FACTOR] [--critical-churn FACTOR]\n' +
     '  [--tcp] [--udp] [-4] [-6] [--remote PREFIX]... [--remote-port PORT]... [--local PREFIX]...\n' +
     '  [--top N] [--tuple-perfdata] [--format FORMAT] [--source SOURCE] [--proc DIR]\n' +
-    '  [--namespaces WHICH] [--walk WHICH] [--owners] [--failures[=off]] [--warning-failures N] [--critical-failures N]\n' +
+    '  [--namespaces WHICH] [--walk WHICH] [--owners] [--nat] [--nat-range LOW-HIGH]\n' +
+    '  [--failures[=off]] [--warning-failures N] [--critical-failures N]\n' +
     '  [-t SECONDS] [-v]...\n' +
     '  check_ephemeral_ports -h (help), -V (version)\n';
 }
@@ -359,6 +370,14 @@ export function helpText(version: string): string {
     'headroom factor (how many times that churn fits before connect() fails) and the',
     'ceiling (the close rate the tuple can sustain). Fewer closes: reuse connections',
     '(HTTP keep-alive, connection pools).',
+    '',
+    'Source NAT (--nat, root): on Docker hosts, Kubernetes nodes and NAT gateways every',
+    'masqueraded connection to one destination takes a port from one pool of the NAT',
+    'address, whatever namespace it came from. Per pool (NAT address, destination, from',
+    'conntrack): used, capacity (the rule\'s --to-ports, else the kernel\'s class',
+    '1024-65535 = 64,512), remaining, judged by the same thresholds; the worst item, a',
+    'tuple or a NAT pool, sets the state. A full pool drops new connections without an',
+    'error (conntrack\'s insert_failed rises, connect() times out).',
     '',
     usageText().trimEnd(),
     '',

@@ -25,4 +25,9 @@ export interface NamespaceReading {
   readonly own: boolean;
   /** Root: may read what only root may (another namespace's sysctls, conntrack). */
   readonly root: boolean;
+  /**
+   * Another namespace entered through nsenter: the programs `host` runs run inside it (its
+   * conntrack, its NAT rules). The own namespace's programs always do.
+   */
+  readonly programsInside?: boolean;
 }

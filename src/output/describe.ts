@@ -5,7 +5,9 @@ import { State } from '../nagios/state';
 import type { PoolOwners } from '../owners/owners';
 import type { AcrossVerdict } from '../verdict/across';
 import type { Judged } from '../verdict/judge';
+import { natIsWorse, type JudgedNat } from '../verdict/nat';
 import type { Verdict } from '../verdict/verdict';
+import type { NatPool } from '../nat/nat-pool';
 
 export function poolName(pool: Pool): string {
   if (pool.protocol === 'udp') return 'udp host-wide pool';
@@ -27,8 +29,13 @@ export function figure(n: number): string {
   return `${whole.replace(/\B(?=(\d{3})+$)/g, ',')}${digits ? `.${digits}` : ''}`;
 }
 
-/** "176/188 ports used (93.6% > 90), 12 left" */
-export function headroom({ pool, reason }: Judged): string {
+/** "nat tcp 10.2.0.1 -> 10.2.0.2:5432": a source NAT pool (NAT address -> destination). */
+export function natPoolName(pool: NatPool): string {
+  return `nat ${pool.protocol} ${pool.natAddress} -> ${endpointText(pool.remote, pool.remotePort)}${pool.zone === 0 ? '' : ` (zone ${pool.zone})`}`;
+}
+
+/** "176/188 ports used (93.6% > 90), 12 left": a tuple's or a NAT pool's. */
+export function headroom({ pool, reason }: { readonly pool: Pick<Pool, 'used' | 'capacity' | 'usage' | 'remaining'>; readonly reason: Judged['reason'] }): string {
   const usageAlert = reason?.metric === 'usage' ? ` ${reason.violation}` : '';
   const leftAlert = reason?.metric === 'remaining' ? ` ${reason.violation}` : '';
   return `${pool.used}/${pool.capacity} ports used (${percent(pool.usage)}${usageAlert}), ${pool.remaining} left${leftAlert}`;
@@ -42,8 +49,16 @@ export function churnText({ pool, reason }: Judged): string | null {
   return `${figure(churn.closesPerSecond)} closes/s (${figure(churn.closesPerSecondLast10s)}/s in the last 10 s), ${figure(churn.headroomFactor)}x headroom${alert}, ceiling ${figure(churn.ceilingPerSecond)}/s`;
 }
 
+/** "worst nat tcp 10.2.0.1 -> 10.2.0.2:5432: 100/100 ports used (100.0% > 90), 0 left; insert_failed 8" */
+export function natSummary(worst: JudgedNat, insertFailed: number | null, where = ''): string {
+  return `worst ${natPoolName(worst.pool)}${where}: ${headroom(worst)}${insertFailed ? `; insert_failed ${insertFailed}` : ''}`;
+}
+
 /** The status line's text after "EPHEMERAL PORTS STATE - ". */
 export function summary(v: Verdict): string {
+  const worstNat = v.nat?.judged[0];
+  // The worst item overall, a tuple or a NAT pool, is the one named.
+  if (worstNat !== undefined && natIsWorse(worstNat, v.judged[0] ?? v.fresh)) return natSummary(worstNat, v.nat?.findings.stats?.insertFailed ?? null);
   const worst = v.judged[0];
   if (worst === undefined) {
     const { pool, reason } = v.fresh;
@@ -84,7 +99,12 @@ export function summaryAcross(v: AcrossVerdict): string {
   const bounded = boundsText(v);
   const worst = v.judged[0];
   let body: string;
-  if (worst !== undefined) {
+  const nats = checked.flatMap((ns, at) => (ns.verdict.nat?.judged[0] === undefined ? [] : [{ j: ns.verdict.nat.judged[0], at }]));
+  const worstNat = nats.reduce<(typeof nats)[number] | undefined>((a, b) => (a === undefined || natIsWorse(b.j, a.j) ? b : a), undefined);
+  if (worstNat !== undefined && natIsWorse(worstNat.j, worst)) {
+    const failed = checked[worstNat.at].verdict.nat?.findings.stats?.insertFailed ?? null;
+    body = natSummary(worstNat.j, failed, ` in ${namespaceTag(v, worstNat.at)}`);
+  } else if (worst !== undefined) {
     body = `worst ${poolName(worst.pool)} in ${namespaceTag(v, worst.at)}: ${headroom(worst)}`;
   } else if (v.leastFresh !== null) {
     const { pool, reason } = checked[v.leastFresh].verdict.fresh;

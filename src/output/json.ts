@@ -7,6 +7,7 @@ import type { AcrossVerdict } from '../verdict/across';
 import type { NamespaceBound, PoolBound } from '../verdict/bound';
 import type { Judged } from '../verdict/judge';
 import type { Verdict } from '../verdict/verdict';
+import type { NatVerdict, JudgedNat } from '../verdict/nat';
 import { summary, summaryAcross } from './describe';
 import { failuresJson, leadWithFailures } from './failures';
 import type { FailuresJudged } from '../verdict/failures';
@@ -48,6 +49,59 @@ function poolJson({ pool, state }: Judged, owners?: ReadonlyMap<Pool, PoolOwners
       ceilingPerSecond: round(pool.churn.ceilingPerSecond),
     },
     ...ownersJson(owners, pool),
+  };
+}
+
+/** One NAT pool: exactly the fields of the contract (README, "NAT hosts"). */
+function natPoolJson({ pool, state }: JudgedNat, netns: number | null) {
+  return {
+    protocol: pool.protocol,
+    natAddress: pool.natAddress,
+    remote: pool.remote,
+    remotePort: pool.remotePort,
+    used: pool.used,
+    capacity: pool.capacity,
+    remaining: pool.remaining,
+    usage: round(pool.usage),
+    status: stateName(state),
+    range: pool.range,
+    rangeFrom: pool.rangeFrom,
+    netns,
+  };
+}
+
+/**
+ * `nat` and `natReading`: the NAT pools of the namespaces read (worst first, --top of
+ * them), or why there are none: "not asked: --nat", "not readable: root needed".
+ */
+function natJson(verdicts: readonly { nat: NatVerdict | undefined; netns: number | null }[], top: number) {
+  const asked = verdicts.filter((v): v is { nat: NatVerdict; netns: number | null } => v.nat !== undefined);
+  if (asked.length === 0) return { nat: 'not asked: --nat' };
+  const read = asked.filter((v) => v.nat.findings.unread === null);
+  const stats = asked.map((v) => v.nat.findings.stats).filter((s) => s !== null);
+  const counters = stats.length === 0 ? null : { insertFailed: stats.reduce((n, s) => n + s.insertFailed, 0), drop: stats.reduce((n, s) => n + s.drop, 0) };
+  if (read.length === 0) return { nat: `not readable: ${asked[0].nat.findings.unread}`, natReading: { conntrack: counters } };
+  const all = read.flatMap((v) => v.nat.judged.map((j) => ({ j, netns: v.netns })));
+  const order = (a: (typeof all)[number], b: (typeof all)[number]) => b.j.state - a.j.state || a.j.pool.remaining - b.j.pool.remaining || b.j.pool.usage - a.j.pool.usage;
+  const listed = all.sort(order).slice(0, top === 0 ? undefined : top);
+  const selected = read.reduce((n, v) => n + v.nat.selected, 0);
+  return {
+    nat: listed.map(({ j, netns }) => natPoolJson(j, netns)),
+    natReading: {
+      poolsSelected: selected,
+      poolsOmitted: selected - listed.length,
+      conntrack: counters,
+      namespaces: read.map(({ nat: { findings: f }, netns }) => ({
+        netns,
+        from: f.from,
+        entries: f.entries,
+        rulesRead: f.rules?.read ?? [],
+        rulesUnread: f.rules?.unread ?? [],
+        range: f.evidence.option === null ? null : { ...f.evidence.option, from: 'option' },
+        holdTimes: { timeWaitSeconds: f.hold.timeWaitSeconds, closeSeconds: f.hold.closeSeconds, read: f.hold.read },
+      })),
+      unread: asked.filter((v) => v.nat.findings.unread !== null).map((v) => ({ netns: v.netns, why: v.nat.findings.unread })),
+    },
   };
 }
 
@@ -104,6 +158,7 @@ export function renderJson(v: Verdict, o: { top: number; settings: KernelSetting
     tuplesSelected: v.selected,
     tuplesOmitted: v.selected - listed.length,
     tuples: listed.map((j) => poolJson(j, o.owners)),
+    ...natJson([{ nat: v.nat, netns: null }], o.top),
   };
   return `${JSON.stringify(body, null, 2)}\n`;
 }
@@ -162,6 +217,7 @@ export function renderJsonAcross(v: AcrossVerdict, o: { top: number; owners?: Re
     tuplesSelected: v.selected,
     tuplesOmitted: v.selected - listed.length,
     tuples: listed.map((j) => ({ netns: checked[j.at].inode, namespace: checked[j.at].name, ...poolJson(j, o.owners) })),
+    ...natJson(checked.map((ns) => ({ nat: ns.verdict.nat, netns: ns.inode })), o.top),
   };
   return `${JSON.stringify(body, null, 2)}\n`;
 }

@@ -15,7 +15,9 @@ import type { AcrossVerdict } from '../verdict/across';
 import type { NamespaceBound } from '../verdict/bound';
 import type { Judged } from '../verdict/judge';
 import type { Verdict } from '../verdict/verdict';
-import { churnText, headroom, namespaceTag, ownersText, percent, poolName, summary, summaryAcross } from './describe';
+import { natIsWorse, type JudgedNat, type NatVerdict } from '../verdict/nat';
+import type { NatFindings } from '../nat/findings';
+import { churnText, figure, headroom, namespaceTag, natPoolName, ownersText, percent, poolName, summary, summaryAcross } from './describe';
 import type { Failure } from './failure';
 import { failuresLines, failuresVerbose, leadWithFailures } from './failures';
 import type { FailuresJudged } from '../verdict/failures';
@@ -68,6 +70,36 @@ function detail(j: Judged, owners: ReadonlyMap<Pool, PoolOwners> | undefined, wh
   const churn = churnText(j);
   const held = owners?.get(j.pool);
   return `[${stateName(j.state)}] ${where}${poolName(j.pool)}: ${headroom(j)}${states.length ? `; ${states.join(', ')}` : ''}${churn === null ? '' : `; ${churn}`}${held ? `; ${ownersText(held)}` : ''}`;
+}
+
+/** "[CRITICAL] nat tcp 10.2.0.1 -> 10.2.0.2:5432: 100/100 ports used (100.0% > 90), 0 left; range 40000-40099 (ruleset); TIME_WAIT 3, CLOSE 1; ..." */
+function natDetail(j: JudgedNat, where = ''): string {
+  const p = j.pool;
+  const closing = p.protocol === 'tcp' && p.timeWait + p.close > 0 ? `; TIME_WAIT ${p.timeWait}, CLOSE ${p.close}` : '';
+  const churn = p.churn === null || p.churn.headroomFactor === null ? '' : `; ${figure(p.churn.closesPerSecond)} closes/s, ${figure(p.churn.headroomFactor)}x headroom${j.reason?.metric === 'churn' ? ` ${j.reason.violation}` : ''}, ceiling ${figure(p.churn.ceilingPerSecond)}/s`;
+  return `[${stateName(j.state)}] ${where}${natPoolName(p)}: ${headroom(j)}; range ${p.range.low}-${p.range.high} (${p.rangeFrom})${closing}${churn}`;
+}
+
+/** What the NAT reading of one namespace read, and what its figures can and cannot prove (-v). */
+function natLines(f: NatFindings, where = ''): string[] {
+  const failed = f.stats === null ? '' : `insert_failed ${f.stats.insertFailed}, drop ${f.stats.drop} since the namespace was made (a connection whose NAT port is taken is dropped at confirmation and counts in both; races between CPUs count too, so a rise is a hint, not proof)`;
+  if (f.unread !== null) return [`${where}NAT pools: not read: ${f.unread}${f.unread === 'root needed' ? ' (conntrack and the NAT rules are root\'s)' : ''}${failed ? `; ${failed}` : ''}`];
+  const rules = f.evidence.option !== null
+    ? `range ${f.evidence.option.low}-${f.evidence.option.high} from --nat-range`
+    : f.rules === null || f.rules.rules === null
+      ? `NAT rules not read${f.rules === null ? '' : ` (${f.rules.unread.join('; ')})`}: each pool's range is the kernel's default class, assumed`
+      : `NAT rules read with ${f.rules.read.join(', ')}: ${f.rules.rules.length} masquerade/snat${f.rules.unread.length > 0 ? ` (not read: ${f.rules.unread.join('; ')})` : ''}`;
+  return [
+    `${where}NAT pools: ${f.table?.size ?? 0} from ${f.entries} conntrack entries read from ${f.from}; ${rules}; ${failed}`,
+    `${where}NAT hold times: TIME_WAIT ${f.hold.timeWaitSeconds} s, CLOSE ${f.hold.closeSeconds} s (${f.hold.read ? 'read' : 'the kernel defaults, assumed'}); the NAT engine tries at most 248 ports from a random start in a range of more than 128, so a large pool can refuse before it is full`,
+  ];
+}
+
+/** The NAT pools' detail lines, and where they go: before the tuples when the worst of them is worse. */
+function natPage(nat: NatVerdict | undefined, tuples: readonly Judged[], top: number): { lines: string[]; first: boolean; count: number } {
+  if (nat === undefined) return { lines: [], first: false, count: 0 };
+  const listed = top === 0 ? nat.judged : nat.judged.slice(0, top);
+  return { lines: listed.map((j) => natDetail(j)), first: natIsWorse(nat.judged[0], tuples[0]), count: nat.selected };
 }
 
 function count(n: number, what: string): string {
@@ -159,8 +191,10 @@ export function renderText(v: Verdict, o: TextOptions): string {
   const churnFix = v.judged.some((j) => j.reason?.metric === 'churn') ? CHURN_FIX : null;
   const fixes = [bind, churnFix].filter((line): line is string => line !== null);
   const failures = o.failures ?? null;
-  const extra = o.verbose > 0 ? [...failuresVerbose(failures), ...verboseLines(v, o)] : [];
-  return layout({ summary: leadWithFailures(summary(v), failures), state: v.state, perfdata: v.perfdata, leading: failuresLines(failures), pools: listed.map((j) => detail(j, o.owners)), pinned: fixes, extra, poolCount: v.selected, top: o.top });
+  const nat = natPage(v.nat, v.judged, o.top);
+  const tuples = listed.map((j) => detail(j, o.owners));
+  const extra = o.verbose > 0 ? [...failuresVerbose(failures), ...verboseLines(v, o), ...(v.nat === undefined ? [] : natLines(v.nat.findings))] : [];
+  return layout({ summary: leadWithFailures(summary(v), failures), state: v.state, perfdata: v.perfdata, leading: failuresLines(failures), pools: nat.first ? [...nat.lines, ...tuples] : [...tuples, ...nat.lines], pinned: fixes, extra, poolCount: v.selected + nat.count, top: o.top });
 }
 
 /** With --namespaces: each detail line names its namespace; those not checked follow. */
@@ -195,7 +229,13 @@ export function renderTextAcross(v: AcrossVerdict, o: { readonly top: number; re
     if (!v.across.root) extra.push('not root: the sysctls of other namespaces cannot be read, and are assumed to be the defaults of a new namespace');
   }
   if (o.verbose > 0) extra.unshift(...failuresVerbose(failures));
-  return layout({ summary: leadWithFailures(summaryAcross(v), failures), state: v.state, perfdata: v.perfdata, leading: failuresLines(failures), pools: listed.map((j) => detail(j, o.owners, `${namespaceTag(v, j.at)}: `)), pinned: binds, extra, poolCount: v.selected, top: o.top });
+  // --nat: each namespace's NAT pools, worst first over all of them, and what each read (-v).
+  const nats = checked.flatMap((ns, at) => (ns.verdict.nat?.judged ?? []).map((j) => ({ j, at }))).sort((a, b) => (natIsWorse(a.j, b.j) ? -1 : natIsWorse(b.j, a.j) ? 1 : 0));
+  const natListed = (o.top === 0 ? nats : nats.slice(0, o.top)).map(({ j, at }) => natDetail(j, `${namespaceTag(v, at)}: `));
+  if (o.verbose > 0) checked.forEach((ns) => ns.verdict.nat !== undefined && extra.push(...natLines(ns.verdict.nat.findings, `${ns.name}: `)));
+  const tuples = listed.map((j) => detail(j, o.owners, `${namespaceTag(v, j.at)}: `));
+  const natFirst = natIsWorse(nats[0]?.j, v.judged[0]);
+  return layout({ summary: leadWithFailures(summaryAcross(v), failures), state: v.state, perfdata: v.perfdata, leading: failuresLines(failures), pools: natFirst ? [...natListed, ...tuples] : [...tuples, ...natListed], pinned: binds, extra, poolCount: v.selected + checked.reduce((n, ns) => n + (ns.verdict.nat?.selected ?? 0), 0), top: o.top });
 }
 
 /** What one page of Nagios output holds, before it is cut to fit. */

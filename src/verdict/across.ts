@@ -9,6 +9,7 @@ import type { PoolFigures } from '../pools/report';
 import type { NamespaceBound } from './bound';
 import type { Judged, Thresholds } from './judge';
 import { mergeRanked } from './ranking';
+import { natPerfdata, type NatVerdict } from './nat';
 import { poolLabelIn, type Verdict } from './verdict';
 
 /** How the output names a namespace. */
@@ -198,6 +199,9 @@ export function decideAcross(across: Across, thresholds: Thresholds, limit: numb
       perf.push({ label: 'udp_used', value: fullest.used, min: 0, max: fullest.capacity });
     }
   }
+  // --nat: the worst NAT pool of any namespace, and insert_failed summed over them.
+  const nat = checked.map((ns) => ns.verdict.nat).filter((v): v is NatVerdict => v !== undefined);
+  perf.push(...natPerfdata(nat, thresholds));
   perf.push(
     { label: 'namespaces', value: checked.length + across.bounded.length, min: 0 },
     { label: 'namespaces_unchecked', value: across.unchecked.length, min: 0 },

@@ -8,6 +8,7 @@ import { churnOf } from '../pools/churn';
 import { usagePercent, type Pool } from '../pools/pool';
 import { figuresOf, type PoolFigures, type PoolReport } from '../pools/report';
 import { judge, type Judged, type Thresholds } from './judge';
+import { natPerfdata, type NatVerdict } from './nat';
 import type { Ranked } from './ranking';
 
 export interface Verdict {
@@ -27,6 +28,16 @@ export interface Verdict {
   readonly report: PoolFigures;
   readonly thresholds: Thresholds;
   readonly perfdata: readonly Perfdata[];
+  /** Its source NAT pools, with --nat. */
+  readonly nat?: NatVerdict;
+}
+
+/**
+ * The verdict with the namespace's NAT pools beside its tuples (--nat): the worse state
+ * wins (a single namespace's states are OK, WARNING or CRITICAL: the highest is the worst).
+ */
+export function withNat(v: Verdict, nat: NatVerdict): Verdict {
+  return { ...v, state: Math.max(v.state, nat.state), nat, perfdata: [...v.perfdata, ...natPerfdata([nat], v.thresholds)] };
 }
 
 export function freshTuple(report: PoolFigures): Pool {

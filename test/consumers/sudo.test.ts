@@ -34,11 +34,11 @@ describe('the shipped root recipes (static)', () => {
     const r = spawnSync('visudo', ['-cf', SUDOERS], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     const rules = shippedRules();
-    assert.equal(rules.length, 6);
+    assert.equal(rules.length, 8);
     for (const args of rules) assert.doesNotMatch(args.replace(/\{1\\,16\}/g, ''), /\*|\.\*|\\\*|ALL/, `no wildcard: ${args}`);
   });
 
-  for (const command of ['check_ephemeral_ports_sudo', 'check_ephemeral_ports_containers', 'check_ephemeral_ports_failures']) {
+  for (const command of ['check_ephemeral_ports_sudo', 'check_ephemeral_ports_containers', 'check_ephemeral_ports_nat', 'check_ephemeral_ports_failures']) {
     test(`the NRPE command ${command} passes exactly the arguments of a rule`, () => {
       const line = new RegExp(`^command\\[${command}\\]=(.*)$`, 'm').exec(readFileSync(join(ROOT, 'icinga', 'nrpe.cfg'), 'utf8'))?.[1];
       assert.ok(line);
