@@ -64,6 +64,7 @@ function natPoolJson({ pool, state }: JudgedNat, netns: number | null) {
     remaining: pool.remaining,
     usage: round(pool.usage),
     status: stateName(state),
+    state,
     range: pool.range,
     rangeFrom: pool.rangeFrom,
     netns,

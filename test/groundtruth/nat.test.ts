@@ -117,7 +117,7 @@ describe('source NAT pools against the kernel', { skip }, () => {
       const pools = natOf(viaProc.stdout);
       const main = pool(pools, TO_5432)!;
       const other = pool(pools, OTHER)!;
-      assert.deepEqual({ ...main, remaining: undefined }, { protocol: 'tcp', natAddress: '10.2.0.1', remote: '10.2.0.2', remotePort: 5432, used: 35, capacity: 50, remaining: undefined, usage: 70, status: 'OK', range: { low: 40000, high: 40049, size: 50 }, rangeFrom: 'ruleset', netns: null });
+      assert.deepEqual({ ...main, remaining: undefined }, { protocol: 'tcp', natAddress: '10.2.0.1', remote: '10.2.0.2', remotePort: 5432, used: 35, capacity: 50, remaining: undefined, usage: 70, status: 'OK', state: 0, range: { low: 40000, high: 40049, size: 50 }, rangeFrom: 'ruleset', netns: null });
       // The kernel's count: 50 - 30 translated - 5 of the router's own, untranslated.
       assert.deepEqual([main.remaining, other.remaining], r.counts);
       assert.deepEqual(r.counts, [15, 46]);
