@@ -1,5 +1,5 @@
 /**
- * npm run bench:nat -- [--entries N] [--runs N]
+ * npm run bench:nat -- [--entries N] [--runs N] [--compare PATH]
  *
  * Times --nat on a NAT gateway's conntrack table made on purpose: in private pid, mount and
  * network namespaces (everything goes with them), `conntrack -R` loads N masqueraded
@@ -8,11 +8,13 @@
  * it times the check with each conntrack reader (--source proc: /proc/net/nf_conntrack;
  * --source ss: the conntrack program) against what it competes with: `conntrack -L | wc -l`
  * and `cat /proc/net/nf_conntrack | wc -l`. Entries need no traffic: conntrack -I/-R
- * inserts them as given. See bench/README.md.
+ * inserts them as given. With --compare, another bundle (e.g. a build of the branch before a
+ * change) is timed alongside, in the same rounds, so that load falls on both alike. See
+ * bench/README.md.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { measure, median, type Command, type Sample } from './timing';
 
@@ -29,14 +31,23 @@ const FLOOR = "const fs=require('fs');const b=Buffer.alloc(262144);const fd=fs.o
 interface Settings {
   entries: number;
   runs: number;
+  /** Another bundle timed alongside. */
+  compare: string | null;
 }
 
 function parseArgs(argv: string[]): Settings {
-  const s: Settings = { entries: 100_000, runs: 5 };
+  const s: Settings = { entries: 100_000, runs: 5, compare: null };
   for (let i = 0; i < argv.length; i++) {
-    const name = argv[i].replace(/^--/, '') as keyof Settings;
-    const value = Number(argv[++i]);
-    if (!(name in s) || !Number.isInteger(value) || value < 1) throw new Error(`usage: bench:nat [--entries N] [--runs N] (bad "${argv[i - 1]} ${argv[i]}")`);
+    const name = argv[i].replace(/^--/, '');
+    const text = argv[++i];
+    const bad = () => new Error(`usage: bench:nat [--entries N] [--runs N] [--compare PATH] (bad "${argv[i - 1]} ${text}")`);
+    if (name === 'compare') {
+      if (text === undefined) throw bad();
+      s.compare = text;
+      continue;
+    }
+    const value = Number(text);
+    if ((name !== 'entries' && name !== 'runs') || !Number.isInteger(value) || value < 1) throw bad();
     s[name] = value;
   }
   if (s.entries > 200_000) throw new Error('--entries: at most 200,000 (nf_conntrack_max is shared by every namespace)');
@@ -108,6 +119,12 @@ function main(): void {
     { name: 'check --nat --source ss', argv: [BUNDLE, '--nat', '--tcp', '--source', 'ss'] },
     { name: 'conntrack -L | wc -l', argv: ['sh', '-c', 'conntrack -L -o extended 2>/dev/null | wc -l'] },
   ];
+  const compared = settings.compare === null ? [] : [
+    { name: 'compare --nat --source proc', argv: [settings.compare, '--nat', '--tcp', '--source', 'proc'] },
+    { name: 'compare --nat --source ss', argv: [settings.compare, '--nat', '--tcp', '--source', 'ss'] },
+  ];
+  commands.push(...compared);
+  console.log(`timing ${BUNDLE}${settings.compare === null ? '' : ` and ${settings.compare}`}; load average at start: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
   const rows: string[] = [];
   try {
     for (const destinations of [100, 10_000]) {
@@ -124,6 +141,7 @@ function main(): void {
       const ratioProgram = wall(commands[3].name) / wall(commands[4].name);
       const ratioFloor = wall(FLOOR_NAME) / wall(commands[1].name);
       const worstRss = Math.max(rss(commands[0].name), rss(commands[3].name));
+      if (settings.compare !== null) console.log(`  check / compare: --source proc ${(wall(commands[0].name) / wall(compared[0].name)).toFixed(2)}x wall, ${(cpu(commands[0].name) / cpu(compared[0].name)).toFixed(2)}x CPU; --source ss ${(wall(commands[3].name) / wall(compared[1].name)).toFixed(2)}x wall, ${(cpu(commands[3].name) / cpu(compared[1].name)).toFixed(2)}x CPU; load average now ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
       console.log(`  check / cat ${ratioProc.toFixed(2)}x (the floor: ${ratioFloor.toFixed(2)}x), check / conntrack -L ${ratioProgram.toFixed(2)}x (target ≤ 1.3x); peak RSS ${worstRss.toFixed(1)} MiB (target ≤ 80)`);
       rows.push(`| ${settings.entries.toLocaleString('en')} over ${destinations.toLocaleString('en')} | ${wall(commands[0].name).toFixed(0)} | ${wall(commands[1].name).toFixed(0)} | ${ratioProc.toFixed(2)}x | ${wall(FLOOR_NAME).toFixed(0)} (${ratioFloor.toFixed(2)}x) | ${wall(commands[3].name).toFixed(0)} | ${wall(commands[4].name).toFixed(0)} | ${ratioProgram.toFixed(2)}x | ${worstRss.toFixed(1)} |`);
     }
