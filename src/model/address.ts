@@ -50,7 +50,7 @@ for (let i = 0; i < 6; i++) HEX_DIGIT[65 + i] = HEX_DIGIT[97 + i] = 10 + i;
 const groups = new Uint16Array(8);
 
 /** A dotted quad filling buf[start, end) as a 32-bit value, or -1. */
-function dottedQuad(buf: Uint8Array, start: number, end: number): number {
+export function dottedQuad(buf: Uint8Array, start: number, end: number): number {
   let value = 0;
   let octets = 0;
   for (let pos = start; octets < 4; octets++) {

@@ -10,10 +10,10 @@
  * original direction, the second the reply direction. Bytes are decoded in place: no
  * string, no object, no regex per entry (a gateway may hold a million of them).
  */
-import { parseIpv6 } from '../../model/address';
+import { dottedQuad, parseIpv6 } from '../../model/address';
 import type { AddressTable } from '../../model/address-table';
 import { KernelError } from '../../host/errors';
-import { eachCompleteLine, type LineParser } from '../../host/lines';
+import type { LineParser } from '../../host/lines';
 
 /** IP protocol numbers: the only ones whose entries hold a port the NAT engine hands out. */
 export const PROTOCOL_TCP = 6;
@@ -50,8 +50,8 @@ export interface ConntrackSink {
   entry(protocol: number, zone: number, translated: boolean, replySource: number, replySourcePort: number, replyDestination: number, replyDestinationPort: number, state: number, timeoutSeconds: number): void;
 }
 
+const NEWLINE = 10;
 const SPACE = 32;
-const DOT = 46;
 const COLON = 58;
 const EQUALS = 61;
 const BRACKET = 91;
@@ -60,10 +60,6 @@ const D = 100;
 const Z = 122;
 
 const bytes = (text: string): Uint8Array => Buffer.from(text, 'latin1');
-const KEY_SRC = bytes('src');
-const KEY_DST = bytes('dst');
-const KEY_SPORT = bytes('sport');
-const KEY_DPORT = bytes('dport');
 const KEY_ZONE = bytes('zone');
 const KEY_ZONE_REPLY = bytes('zone-reply');
 const STATE_BYTES = CONNTRACK_TCP_STATES.map(bytes);
@@ -94,25 +90,38 @@ export class ConntrackParser implements LineParser {
   ) {}
 
   feed(buf: Uint8Array, end: number): number {
-    return eachCompleteLine(buf, end, (start, lineEnd) => this.line(buf, start, lineEnd));
+    // One search per buffer, for its last newline: the lines before it are whole, and each
+    // one ends where its tokens reach a newline (no search, no call per line to find it).
+    const last = Buffer.from(buf.buffer, buf.byteOffset, end).lastIndexOf(NEWLINE);
+    for (let pos = 0; pos <= last; ) pos = this.line(buf, pos) + 1;
+    return last + 1;
   }
 
   finish(buf: Uint8Array, end: number): void {
-    if (end > 0) this.line(buf, 0, end);
+    if (end === 0) return;
+    // line() reads up to a newline: the last line, which has none, gets one in a copy.
+    const line = new Uint8Array(end + 1);
+    line.set(buf.subarray(0, end));
+    line[end] = NEWLINE;
+    this.line(line, 0);
   }
 
   private fail(what: string): never {
     throw new KernelError(this.source, `line ${this.lines}: ${what}`);
   }
 
-  /** The end of the token that starts at pos. */
-  private static tokenEnd(buf: Uint8Array, pos: number, end: number): number {
-    while (pos < end && buf[pos] !== SPACE) pos++;
+  /**
+   * The end of the token that starts at pos: a space, or the newline that ends every line
+   * line() is given (so no bound is needed).
+   */
+  private static tokenEnd(buf: Uint8Array, pos: number): number {
+    let b = buf[pos];
+    while (b !== SPACE && b !== NEWLINE) b = buf[++pos];
     return pos;
   }
 
-  private static skipSpaces(buf: Uint8Array, pos: number, end: number): number {
-    while (pos < end && buf[pos] === SPACE) pos++;
+  private static skipSpaces(buf: Uint8Array, pos: number): number {
+    while (buf[pos] === SPACE) pos++;
     return pos;
   }
 
@@ -138,29 +147,17 @@ export class ConntrackParser implements LineParser {
    * returns the family.
    */
   private words(buf: Uint8Array, start: number, end: number, field: string, into: Int32Array): 4 | 6 {
+    // A dotted quad, the common case, in one pass; else it must hold a colon to be IPv6.
+    const quad = dottedQuad(buf, start, end);
+    if (quad !== -1) {
+      into[0] = into[1] = into[2] = 0;
+      into[3] = quad;
+      return 4;
+    }
     let colon = false;
     for (let i = start; i < end && !colon; i++) colon = buf[i] === COLON;
-    if (colon) {
-      if (!parseIpv6(buf, start, end, into)) this.fail(`${field} is not an address`);
-      return 6;
-    }
-    let value = 0;
-    let pos = start;
-    for (let octet = 0; octet < 4; octet++) {
-      const digits = pos;
-      let n = 0;
-      while (pos < end && pos - digits < 3 && buf[pos] >= 48 && buf[pos] <= 57) n = n * 10 + buf[pos++] - 48;
-      if (pos === digits || n > 255) this.fail(`${field} is not an address`);
-      value = value * 256 + n;
-      if (octet < 3) {
-        if (pos >= end || buf[pos] !== DOT) this.fail(`${field} is not an address`);
-        pos++;
-      }
-    }
-    if (pos !== end) this.fail(`${field} is not an address`);
-    into[0] = into[1] = into[2] = 0;
-    into[3] = value;
-    return 4;
+    if (!colon || !parseIpv6(buf, start, end, into)) this.fail(`${field} is not an address`);
+    return 6;
   }
 
   /**
@@ -185,33 +182,40 @@ export class ConntrackParser implements LineParser {
     return this.sink.addresses.ipv6(w[0] >>> 0, w[1] >>> 0, w[2] >>> 0, w[3] >>> 0);
   }
 
-  private line(buf: Uint8Array, start: number, end: number): void {
+  /**
+   * One entry, from start up to its newline (there always is one: feed and finish see to
+   * it); returns where that newline is.
+   */
+  private line(buf: Uint8Array, start: number): number {
     this.lines++;
-    let pos = ConntrackParser.skipSpaces(buf, start, end);
-    if (pos === end) return;
-    let tokenEnd = ConntrackParser.tokenEnd(buf, pos, end);
+    let pos = ConntrackParser.skipSpaces(buf, start);
+    if (buf[pos] === NEWLINE) return pos;
+    let tokenEnd = ConntrackParser.tokenEnd(buf, pos);
     // `ipv4 2` / `ipv6 10`: the layer 3 name and number (/proc, and conntrack -o extended).
     if (buf[pos] === 105 /* i */ && buf[pos + 1] === 112 /* p */ && buf[pos + 2] === 118 /* v */) {
-      pos = ConntrackParser.skipSpaces(buf, tokenEnd, end);
-      pos = ConntrackParser.skipSpaces(buf, ConntrackParser.tokenEnd(buf, pos, end), end);
-      tokenEnd = ConntrackParser.tokenEnd(buf, pos, end);
+      pos = ConntrackParser.skipSpaces(buf, tokenEnd);
+      pos = ConntrackParser.skipSpaces(buf, ConntrackParser.tokenEnd(buf, pos));
+      tokenEnd = ConntrackParser.tokenEnd(buf, pos);
     }
     // The layer 4 name, then its number: only TCP and UDP entries hold a NAT port.
-    pos = ConntrackParser.skipSpaces(buf, tokenEnd, end);
-    tokenEnd = ConntrackParser.tokenEnd(buf, pos, end);
+    pos = ConntrackParser.skipSpaces(buf, tokenEnd);
+    tokenEnd = ConntrackParser.tokenEnd(buf, pos);
     const protocol = this.decimal(buf, pos, tokenEnd, 'protocol number');
-    if (protocol !== PROTOCOL_TCP && protocol !== PROTOCOL_UDP) return;
-    pos = ConntrackParser.skipSpaces(buf, tokenEnd, end);
-    tokenEnd = ConntrackParser.tokenEnd(buf, pos, end);
+    if (protocol !== PROTOCOL_TCP && protocol !== PROTOCOL_UDP) {
+      while (buf[tokenEnd] !== NEWLINE) tokenEnd++;
+      return tokenEnd;
+    }
+    pos = ConntrackParser.skipSpaces(buf, tokenEnd);
+    tokenEnd = ConntrackParser.tokenEnd(buf, pos);
     const timeoutSeconds = this.decimal(buf, pos, tokenEnd, 'timeout');
-    pos = ConntrackParser.skipSpaces(buf, tokenEnd, end);
+    pos = ConntrackParser.skipSpaces(buf, tokenEnd);
     let state = STATE_NONE;
     if (protocol === PROTOCOL_TCP) {
-      tokenEnd = ConntrackParser.tokenEnd(buf, pos, end);
+      tokenEnd = ConntrackParser.tokenEnd(buf, pos);
       state = -1;
       for (let i = 0; i < STATE_BYTES.length && state === -1; i++) if (equals(buf, pos, tokenEnd, STATE_BYTES[i])) state = i;
       if (state === -1) this.fail('unknown TCP state');
-      pos = ConntrackParser.skipSpaces(buf, tokenEnd, end);
+      pos = ConntrackParser.skipSpaces(buf, tokenEnd);
     }
     // key=value tokens and [FLAGS]; each of src, dst, sport, dport comes twice.
     let srcSeen = 0;
@@ -225,37 +229,43 @@ export class ConntrackParser implements LineParser {
     let replyDestinationPort = -1;
     let zone = 0;
     let zoneReply = -1;
-    while (pos < end) {
-      tokenEnd = ConntrackParser.tokenEnd(buf, pos, end);
-      if (buf[pos] !== BRACKET) {
-        let eq = pos;
-        while (eq < tokenEnd && buf[eq] !== EQUALS) eq++;
-        if (eq === tokenEnd) this.fail('a field without "="');
-        const value = eq + 1;
-        const first = buf[pos];
-        const length = eq - pos;
-        // The first byte and the length pick the key; the full compare confirms it.
-        if (length === 3 && first === S && equals(buf, pos, eq, KEY_SRC)) {
+    for (let first = buf[pos]; first !== NEWLINE; first = buf[pos]) {
+      if (first === BRACKET) {
+        pos = ConntrackParser.skipSpaces(buf, ConntrackParser.tokenEnd(buf, pos));
+        continue;
+      }
+      // One scan finds the key's end, the next the value's (never the token twice).
+      let eq = pos;
+      let b = first;
+      while (b !== EQUALS && b !== SPACE && b !== NEWLINE) b = buf[++eq];
+      if (b !== EQUALS) this.fail('a field without "="');
+      const value = eq + 1;
+      tokenEnd = ConntrackParser.tokenEnd(buf, value);
+      const length = eq - pos;
+      // The first byte and the length pick the key; the rest of its bytes confirm it.
+      if (length === 3) {
+        if (first === S && buf[pos + 1] === 114 /* r */ && buf[pos + 2] === 99 /* c */) {
           if (srcSeen === 0) originalFamily = this.words(buf, value, tokenEnd, 'src', this.original);
           else if (srcSeen === 1) replySource = this.address(buf, value, tokenEnd, 'src', this.scratch);
           srcSeen++;
-        } else if (length === 3 && first === D && equals(buf, pos, eq, KEY_DST)) {
+        } else if (first === D && buf[pos + 1] === S && buf[pos + 2] === 116 /* t */) {
           // The original destination is not needed: the reply source is it after DNAT.
           if (dstSeen === 1) replyDestination = this.natAddress(buf, value, tokenEnd);
           dstSeen++;
-        } else if (length === 5 && first === S && equals(buf, pos, eq, KEY_SPORT)) {
+        }
+      } else if (length === 5 && buf[pos + 1] === 112 /* p */ && buf[pos + 2] === 111 /* o */ && buf[pos + 3] === 114 /* r */ && buf[pos + 4] === 116 /* t */) {
+        if (first === S) {
           if (sportSeen === 1) replySourcePort = this.port(buf, value, tokenEnd, 'sport');
           sportSeen++;
-        } else if (length === 5 && first === D && equals(buf, pos, eq, KEY_DPORT)) {
+        } else if (first === D) {
           if (dportSeen === 1) replyDestinationPort = this.port(buf, value, tokenEnd, 'dport');
           dportSeen++;
-        } else if (first === Z && equals(buf, pos, eq, KEY_ZONE)) {
-          zone = this.decimal(buf, value, tokenEnd, 'zone');
-        } else if (first === Z && equals(buf, pos, eq, KEY_ZONE_REPLY)) {
-          zoneReply = this.decimal(buf, value, tokenEnd, 'zone-reply');
         }
+      } else if (first === Z) {
+        if (equals(buf, pos, eq, KEY_ZONE)) zone = this.decimal(buf, value, tokenEnd, 'zone');
+        else if (equals(buf, pos, eq, KEY_ZONE_REPLY)) zoneReply = this.decimal(buf, value, tokenEnd, 'zone-reply');
       }
-      pos = ConntrackParser.skipSpaces(buf, tokenEnd, end);
+      pos = ConntrackParser.skipSpaces(buf, tokenEnd);
     }
     if (srcSeen !== 2 || dstSeen !== 2 || sportSeen !== 2 || dportSeen !== 2) this.fail('not two tuples of src, dst, sport, dport');
     this.entries++;
@@ -265,5 +275,6 @@ export class ConntrackParser implements LineParser {
     const translated = originalFamily !== this.sink.addresses.family(replyDestination) || o[0] !== r[0] || o[1] !== r[1] || o[2] !== r[2] || o[3] !== r[3];
     // A zone set for the reply direction only is the one its reply tuple is looked up in.
     this.sink.entry(protocol, zoneReply === -1 ? zone : zoneReply, translated, replySource, replySourcePort, replyDestination, replyDestinationPort, state, timeoutSeconds);
+    return pos;
   }
 }
