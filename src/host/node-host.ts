@@ -90,16 +90,23 @@ function openNonBlocking(path: string): number | undefined {
   }
 }
 
+/** One read, -1 when it would block. */
+function readNow(fd: number, path: string, into: Uint8Array, offset: number, length: number): number {
+  try {
+    return readSync(fd, into, offset, length, null);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EAGAIN') throw new KernelError(path, `cannot read (${code ?? String(err)})`);
+    return -1;
+  }
+}
+
 /** One read; when it would block, wait a little (timers and signals run) and ask again. */
 async function readSome(fd: number, path: string, into: Uint8Array, offset: number, length: number): Promise<number> {
   for (;;) {
-    try {
-      return readSync(fd, into, offset, length, null);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EAGAIN') throw new KernelError(path, `cannot read (${code ?? String(err)})`);
-      await sleep(RETRY_MS);
-    }
+    const n = readNow(fd, path, into, offset, length);
+    if (n !== -1) return n;
+    await sleep(RETRY_MS);
   }
 }
 
@@ -161,13 +168,22 @@ export const nodeHost: Host = {
     return {
       // /proc/net tables come one page per read(): a thread-pool round trip per page costs
       // more than the read, so read synchronously, and let the event loop run (timeout,
-      // signals) every 20 ms.
+      // signals) every 20 ms. Between two, pages are read on until the buffer is full, so
+      // that the caller's awaits and parse calls go per buffer, not per page (4,741 pages
+      // for 100,000 conntrack entries).
       async read(into, offset, length) {
         if (Date.now() - lastYield >= YIELD_MS) {
           await new Promise((resolve) => setImmediate(resolve));
           lastYield = Date.now();
         }
-        return readSome(fd, path, into, offset, length);
+        let total = await readSome(fd, path, into, offset, length);
+        while (total > 0 && total < length && Date.now() - lastYield < YIELD_MS) {
+          const n = readNow(fd, path, into, offset + total, length - total);
+          // The end (the next read says so again), or nothing yet: what is here is returned.
+          if (n <= 0) break;
+          total += n;
+        }
+        return total;
       },
       close: async () => closeSync(fd),
     };
