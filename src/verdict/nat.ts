@@ -9,6 +9,7 @@ import { freshNatRange, type NatFindings } from '../nat/findings';
 import type { NatPool, NatTable } from '../nat/nat-pool';
 import { judgeHeadroom, type Judged, type Thresholds } from './judge';
 import type { Selection } from './selection';
+import { siftDown, siftUp, type IdOrder } from './heap';
 
 export interface JudgedNat {
   readonly pool: NatPool;
@@ -52,21 +53,35 @@ function selected(table: NatTable, i: number, s: Selection): boolean {
 export function judgeNat(findings: NatFindings, t: Thresholds, selection: Selection, limit: number): NatVerdict {
   const table = findings.table;
   if (table === null) return { findings, judged: [], selected: 0, state: State.OK };
-  const chosen: number[] = [];
-  // The sort keys, read once per pool: the sort compares them n log n times.
+  // The order's keys, read once per pool: it compares them many times.
   const states = new Uint8Array(table.size);
   const remaining = new Int32Array(table.size);
   const usage = new Float64Array(table.size);
+  const order: IdOrder = { compare: (i, j) => states[j] - states[i] || remaining[i] - remaining[j] || usage[j] - usage[i] || table.compare(i, j) };
+  // The `limit` worst in a bounded heap (heap.ts), not every pool sorted: a gateway has
+  // thousands, most tied on their figures, each tie a comparison of their texts' order.
+  const bounded = limit < table.size;
+  const kept = new Int32Array(bounded ? limit : table.size);
+  let count = 0;
+  let selectedCount = 0;
   for (let i = 0; i < table.size; i++) {
     if (!selected(table, i, selection)) continue;
-    chosen.push(i);
+    selectedCount++;
     remaining[i] = table.remaining(i);
     usage[i] = table.usage(i);
     states[i] = judgeHeadroom(usage[i], remaining[i], table.headroomFactor(i), t).state;
+    if (!bounded || count < limit) {
+      kept[count] = i;
+      if (bounded) siftUp(kept, count, order);
+      count++;
+    } else if (order.compare(i, kept[0]) < 0) {
+      kept[0] = i;
+      siftDown(kept, count, order);
+    }
   }
-  chosen.sort((i, j) => states[j] - states[i] || remaining[i] - remaining[j] || usage[j] - usage[i] || table.compare(i, j));
-  const judged = chosen.slice(0, limit).map((i) => judgeNatPool(table.pool(i), t));
-  return { findings, judged, selected: chosen.length, state: judged[0]?.state ?? State.OK };
+  const chosen = Array.from(kept.subarray(0, count)).sort((i, j) => order.compare(i, j));
+  const judged = chosen.map((i) => judgeNatPool(table.pool(i), t));
+  return { findings, judged, selected: selectedCount, state: judged[0]?.state ?? State.OK };
 }
 
 /** Is the NAT pool worse than the tuple (or no tuple at all)? The order of worstFirst. */

@@ -10,6 +10,7 @@ import { filtersTuples, TupleFilter, type Selection } from './selection';
 import { churnState, judge, judgeHeadroom, worstFirst, type Judged, type Thresholds } from './judge';
 import { headroomFactor } from '../pools/churn';
 import { usagePercent } from '../pools/pool';
+import { siftDown, siftUp } from './heap';
 
 export interface Ranked {
   /**
@@ -167,32 +168,6 @@ function rankTuples(report: PoolReport, selection: Selection, thresholds: Thresh
     .sort((a, b) => order.compare(a, b))
     .map((t) => judge(tuples.pool(t, capacity), thresholds));
   return { worst, selected, selectedTuples: selected };
-}
-
-// The heap keeps, at every parent, a tuple that ranks after (is better than) its children.
-function siftUp(heap: Int32Array, at: number, order: TupleOrder): void {
-  const t = heap[at];
-  while (at > 0) {
-    const parent = (at - 1) >> 1;
-    if (order.compare(heap[parent], t) >= 0) break;
-    heap[at] = heap[parent];
-    at = parent;
-  }
-  heap[at] = t;
-}
-
-function siftDown(heap: Int32Array, size: number, order: TupleOrder): void {
-  const t = heap[0];
-  let at = 0;
-  for (;;) {
-    let child = 2 * at + 1;
-    if (child >= size) break;
-    if (child + 1 < size && order.compare(heap[child + 1], heap[child]) > 0) child++;
-    if (order.compare(heap[child], t) <= 0) break;
-    heap[at] = heap[child];
-    at = child;
-  }
-  heap[at] = t;
 }
 
 /**
