@@ -7,6 +7,7 @@
  */
 import { ipv4Text, ipv6WordsText, type Family } from './address';
 import { rowsFor } from './table-rows';
+import { mix } from './hash';
 
 const INITIAL = 64;
 
@@ -16,15 +17,6 @@ const INITIAL = 64;
  * their sockets (a proxy to 100,000 backends grows it, a rehash per doubling).
  */
 const SLOTS_AT_ONCE = 8192;
-
-/** murmur3's finaliser: every input bit moves every output bit. */
-function mix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}
 
 function hash6(w0: number, w1: number, w2: number, w3: number): number {
   return mix(w3 ^ Math.imul(w2, 0x9e3779b1) ^ Math.imul(w1, 0x27d4eb2f) ^ Math.imul(w0, 0x165667b1) ^ 6);

@@ -16,6 +16,7 @@ import type { PortRange } from '../model/settings';
 import { PROTOCOL_TCP, STATE_CLOSE, STATE_TIME_WAIT, type ConntrackSink } from '../sources/conntrack/entries';
 import type { HoldTimes } from '../sources/conntrack/read';
 import type { NatRule } from '../sources/ruleset/rules';
+import { mix } from '../model/hash';
 
 /**
  * Without a port range in the rule, the kernel keeps to the class of the original source
@@ -70,14 +71,6 @@ export interface NatPool {
 }
 
 const INITIAL_ROWS = 256;
-
-function mix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}
 
 /**
  * The candidate ranges counted per pool, decided before the entries stream: the default
