@@ -126,7 +126,7 @@ const roomOfRelative = (file: string) => roomOf(join(SRC, file));
 describe('the shape of src/', () => {
   it('every room has a rank', () => {
     const unranked = [...new Set(files.map(roomOf))].filter((room) => RANKS[room] === undefined);
-    assert.deepEqual(unranked, [], 'give each new room a rank in this test (and in the README layout)');
+    assert.deepEqual(unranked, [], 'give each new room a rank in this test (and in docs/architecture.md)');
   });
 
   it('imports go down, never up and never sideways to a peer', () => {
