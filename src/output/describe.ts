@@ -92,6 +92,16 @@ export function boundsText(v: AcrossVerdict): string | null {
 }
 
 /** The status line's text with --namespaces. */
+/** NAT pools worst first, as worstFirst orders tuples (natIsWorse both ways; ties keep their order). */
+export function natOrder(a: JudgedNat, b: JudgedNat): number {
+  return natIsWorse(a, b) ? -1 : natIsWorse(b, a) ? 1 : 0;
+}
+
+/** Every namespace's NAT pools, worst first, each with its namespace (`at` indexes across.checked). */
+export function natsAcross(v: AcrossVerdict): { readonly j: JudgedNat; readonly at: number }[] {
+  return v.across.checked.flatMap((ns, at) => (ns.verdict.nat?.judged ?? []).map((j) => ({ j, at }))).sort((a, b) => natOrder(a.j, b.j));
+}
+
 export function summaryAcross(v: AcrossVerdict): string {
   const { checked, unchecked } = v.across;
   const total = checked.length + unchecked.length + v.across.bounded.length;
@@ -99,8 +109,7 @@ export function summaryAcross(v: AcrossVerdict): string {
   const bounded = boundsText(v);
   const worst = v.judged[0];
   let body: string;
-  const nats = checked.flatMap((ns, at) => (ns.verdict.nat?.judged[0] === undefined ? [] : [{ j: ns.verdict.nat.judged[0], at }]));
-  const worstNat = nats.reduce<(typeof nats)[number] | undefined>((a, b) => (a === undefined || natIsWorse(b.j, a.j) ? b : a), undefined);
+  const worstNat = natsAcross(v)[0];
   if (worstNat !== undefined && natIsWorse(worstNat.j, worst)) {
     const failed = checked[worstNat.at].verdict.nat?.findings.stats?.insertFailed ?? null;
     body = natSummary(worstNat.j, failed, ` in ${namespaceTag(v, worstNat.at)}`);

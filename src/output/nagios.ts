@@ -17,7 +17,7 @@ import type { Judged } from '../verdict/judge';
 import type { Verdict } from '../verdict/verdict';
 import { natIsWorse, type JudgedNat, type NatVerdict } from '../verdict/nat';
 import type { NatFindings } from '../nat/findings';
-import { churnText, figure, headroom, namespaceTag, natPoolName, ownersText, percent, poolName, summary, summaryAcross } from './describe';
+import { churnText, figure, headroom, namespaceTag, natPoolName, natsAcross, ownersText, percent, poolName, summary, summaryAcross } from './describe';
 import type { Failure } from './failure';
 import { failuresLines, failuresVerbose, leadWithFailures } from './failures';
 import type { FailuresJudged } from '../verdict/failures';
@@ -230,7 +230,7 @@ export function renderTextAcross(v: AcrossVerdict, o: { readonly top: number; re
   }
   if (o.verbose > 0) extra.unshift(...failuresVerbose(failures));
   // --nat: each namespace's NAT pools, worst first over all of them, and what each read (-v).
-  const nats = checked.flatMap((ns, at) => (ns.verdict.nat?.judged ?? []).map((j) => ({ j, at }))).sort((a, b) => (natIsWorse(a.j, b.j) ? -1 : natIsWorse(b.j, a.j) ? 1 : 0));
+  const nats = natsAcross(v);
   const natListed = (o.top === 0 ? nats : nats.slice(0, o.top)).map(({ j, at }) => natDetail(j, `${namespaceTag(v, at)}: `));
   if (o.verbose > 0) checked.forEach((ns) => ns.verdict.nat !== undefined && extra.push(...natLines(ns.verdict.nat.findings, `${ns.name}: `)));
   const tuples = listed.map((j) => detail(j, o.owners, `${namespaceTag(v, j.at)}: `));
