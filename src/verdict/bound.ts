@@ -105,7 +105,7 @@ export function boundNamespace(n: CountedNamespace, wanted: { readonly selection
     tcp = { ...pool, timeWait: counts.timeWait, leastChurnHeadroom };
   }
   // UDP ports are held per port by any socket, and every hashed UDP socket is counted; odd
-  // ranges cost UDP nothing (KERNEL.md, "UDP").
+  // ranges cost UDP nothing (docs/kernel-model.md, "UDP: one host-wide pool").
   const udp = udpJudged ? poolBound(capacity, counts.udp4 + counts.udp6, 0, 0) : null;
   const state = Math.max(tcp === null ? State.OK : worstState(tcp, tcp.leastChurnHeadroom, thresholds), udp === null ? State.OK : worstState(udp, null, thresholds));
   const leastRemaining = Math.min(tcp?.leastRemaining ?? Infinity, udp?.leastRemaining ?? Infinity);
