@@ -10,7 +10,7 @@ import { socketsCounted, type SocketCounts } from '../model/counts';
 import { State } from '../nagios/state';
 import type { Range } from '../nagios/range';
 import { filtersTuples, type Selection } from './selection';
-import { churnState, type Thresholds } from './judge';
+import { churnState, type Judged, type Thresholds } from './judge';
 import { usagePercent } from '../pools/pool';
 import type { Verdict } from './verdict';
 
@@ -145,12 +145,15 @@ export interface WorstSoFar {
 export function worstListed(verdicts: readonly Verdict[]): { worst: WorstSoFar | null; worstTcp: WorstSoFar | null } {
   let worst: WorstSoFar | null = null;
   let worstTcp: WorstSoFar | null = null;
-  const worse = (a: WorstSoFar, b: WorstSoFar | null) => b === null || a.state > b.state || (a.state === b.state && a.remaining < b.remaining);
+  // Each verdict's pools are worst first: its first, and its first TCP tuple, are its worst.
+  const worse = (j: Judged | undefined, than: WorstSoFar | null): WorstSoFar | null => {
+    if (j === undefined) return than;
+    const a = { state: j.state, remaining: j.pool.remaining };
+    return than === null || a.state > than.state || (a.state === than.state && a.remaining < than.remaining) ? a : than;
+  };
   for (const v of verdicts) {
-    const first = v.judged[0];
-    if (first !== undefined && worse({ state: first.state, remaining: first.pool.remaining }, worst)) worst = { state: first.state, remaining: first.pool.remaining };
-    const tcp = v.judged.find((j) => j.pool.protocol === 'tcp');
-    if (tcp !== undefined && worse({ state: tcp.state, remaining: tcp.pool.remaining }, worstTcp)) worstTcp = { state: tcp.state, remaining: tcp.pool.remaining };
+    worst = worse(v.judged[0], worst);
+    worstTcp = worse(v.judged.find((j) => j.pool.protocol === 'tcp'), worstTcp);
   }
   return { worst, worstTcp };
 }
