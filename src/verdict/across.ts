@@ -128,8 +128,6 @@ export function worstState(states: readonly State[]): State {
  * The verdict over several namespaces, each already judged on its own (its own settings,
  * its own pools). The overall state is the worst of their states, and UNKNOWN for each
  * namespace not checked; a namespace that is gone counts for nothing.
- */
-/**
  * @param limit how many of the worst pools of each protocol to keep (the --top of each namespace)
  */
 export function decideAcross(across: Across, thresholds: Thresholds, limit: number, tuplePerfdata = 0): AcrossVerdict {
