@@ -101,11 +101,11 @@ function boundsOf(bounded: readonly BoundedNamespace[], worst: Judged | undefine
   let mostUsed = 0;
   let leastRemaining = Infinity;
   for (const { bound } of bounded) {
+    leastRemaining = Math.min(leastRemaining, bound.leastRemaining);
     for (const pool of [bound.tcp, bound.udp]) {
       if (pool === null) continue;
       mostUsage = Math.max(mostUsage, pool.mostUsage);
       mostUsed = Math.max(mostUsed, pool.mostUsed);
-      leastRemaining = Math.min(leastRemaining, pool.leastRemaining);
     }
   }
   const decide = worst === undefined || (worst.state === State.OK && worst.pool.remaining >= leastRemaining);
