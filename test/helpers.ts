@@ -63,10 +63,13 @@ export function runBundle(args: readonly string[], options: { env?: NodeJS.Proce
 /**
  * A python3 script run in a fresh network namespace of its own (`unshare -n`): `input` as
  * JSON on its stdin, its JSON stdout parsed; a failure carries its stderr.
+ * @param fresh.pids a PID and mount namespace of its own too, with its own /proc (its
+ *   processes are the only ones there), for scripts that make namespaces of their own
  */
-export function runInFreshNamespace<T>(script: string, input: unknown): Promise<T> {
+export function runInFreshNamespace<T>(script: string, input: unknown, fresh: { readonly pids?: boolean; readonly timeoutMs?: number } = {}): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn('unshare', ['-n', 'python3', script], { stdio: ['pipe', 'pipe', 'pipe'], timeout: 60_000 });
+    const unshare = fresh.pids === true ? ['--net', '--pid', '--mount', '--fork', '--mount-proc'] : ['-n'];
+    const child = spawn('unshare', [...unshare, 'python3', script], { stdio: ['pipe', 'pipe', 'pipe'], timeout: fresh.timeoutMs ?? 60_000 });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -47,8 +47,8 @@ interface Helpers {
   readonly sysctl: { path: string } | { why: string };
 }
 
-/** The namespace's own sysctls when we may enter it; otherwise the defaults, and why. */
 /**
+ * The namespace's own sysctls when we may enter it; otherwise the defaults, and why.
  * @param late why there is no time left to read them (SETTINGS_SHARE), or null
  */
 async function settingsOf(host: Host, ref: NamespaceRef, h: Helpers, late: string | null, signal: AbortSignal): Promise<Settings> {

@@ -101,11 +101,11 @@ function boundsOf(bounded: readonly BoundedNamespace[], worst: Judged | undefine
   let mostUsed = 0;
   let leastRemaining = Infinity;
   for (const { bound } of bounded) {
+    leastRemaining = Math.min(leastRemaining, bound.leastRemaining);
     for (const pool of [bound.tcp, bound.udp]) {
       if (pool === null) continue;
       mostUsage = Math.max(mostUsage, pool.mostUsage);
       mostUsed = Math.max(mostUsed, pool.mostUsed);
-      leastRemaining = Math.min(leastRemaining, pool.leastRemaining);
     }
   }
   const decide = worst === undefined || (worst.state === State.OK && worst.pool.remaining >= leastRemaining);
@@ -128,8 +128,6 @@ export function worstState(states: readonly State[]): State {
  * The verdict over several namespaces, each already judged on its own (its own settings,
  * its own pools). The overall state is the worst of their states, and UNKNOWN for each
  * namespace not checked; a namespace that is gone counts for nothing.
- */
-/**
  * @param limit how many of the worst pools of each protocol to keep (the --top of each namespace)
  */
 export function decideAcross(across: Across, thresholds: Thresholds, limit: number, tuplePerfdata = 0): AcrossVerdict {

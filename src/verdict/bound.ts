@@ -6,11 +6,12 @@
  * its bound need not be listed (docs/namespaces.md, "The bound", where the proof is).
  */
 import type { PortRange } from '../model/settings';
-import type { SocketCounts } from '../model/counts';
+import { socketsCounted, type SocketCounts } from '../model/counts';
 import { State } from '../nagios/state';
 import type { Range } from '../nagios/range';
 import { filtersTuples, type Selection } from './selection';
-import type { Thresholds } from './judge';
+import { churnState, type Judged, type Thresholds } from './judge';
+import { usagePercent } from '../pools/pool';
 import type { Verdict } from './verdict';
 
 /** What the bound reads: the counts, and the port space the namespace is judged with. */
@@ -82,7 +83,7 @@ function poolBound(capacity: number, sockets: number, uncounted: number, lost: n
   const ports = sockets + uncounted;
   const leastRemaining = Math.max(0, capacity - ports - lost);
   const mostUsed = Math.min(ports, capacity);
-  const mostUsage = leastRemaining === 0 ? 100 : (mostUsed / capacity) * 100;
+  const mostUsage = leastRemaining === 0 ? 100 : usagePercent(mostUsed, capacity);
   return { capacity, sockets, mostUsed, mostUsage, leastRemaining };
 }
 
@@ -100,29 +101,27 @@ export function boundNamespace(n: CountedNamespace, wanted: { readonly selection
   const oddLoss = (range.high - range.low + 1) % 2;
   let tcp: TcpBound | null = null;
   if (tcpJudged) {
-    const pool = poolBound(capacity, counts.tcp4 + counts.tcp6 + counts.timeWait, counts.tcp6, oddLoss);
+    const pool = poolBound(capacity, socketsCounted(counts, { tcp: true, udp: false }), counts.tcp6, oddLoss);
     const leastChurnHeadroom = counts.timeWait === 0 ? null : 1 + pool.leastRemaining / counts.timeWait;
     tcp = { ...pool, timeWait: counts.timeWait, leastChurnHeadroom };
   }
   // UDP ports are held per port by any socket, and every hashed UDP socket is counted; odd
-  // ranges cost UDP nothing (KERNEL.md, "UDP").
-  const udp = udpJudged ? poolBound(capacity, counts.udp4 + counts.udp6, 0, 0) : null;
-  const state = Math.max(tcp === null ? State.OK : worstState(tcp, tcp.leastChurnHeadroom, thresholds), udp === null ? State.OK : worstState(udp, null, thresholds));
+  // ranges cost UDP nothing (docs/kernel-model.md, "UDP: one host-wide pool").
+  const udp = udpJudged ? poolBound(capacity, socketsCounted(counts, { tcp: false, udp: true }), 0, 0) : null;
+  const state = Math.max(tcp === null ? State.OK : boundState(tcp, tcp.leastChurnHeadroom, thresholds), udp === null ? State.OK : boundState(udp, null, thresholds));
   const leastRemaining = Math.min(tcp?.leastRemaining ?? Infinity, udp?.leastRemaining ?? Infinity);
   return { tcp, udp, state, leastRemaining };
 }
 
 /**
- * The worst state judgeHeadroom (verdict.ts) could give a pool within the bound: usage
+ * The worst state judgeHeadroom (judge.ts) could give a pool within the bound: usage
  * anywhere from 0 to mostUsage (a new destination uses none), remaining from leastRemaining
- * up, churn headroom from leastChurnHeadroom up.
+ * up, churn headroom from leastChurnHeadroom up (churnState of it: the least is the worst).
  */
-function worstState(b: PoolBound, leastChurnHeadroom: number | null, t: Thresholds): State {
-  const alerts = (range: Range, remaining: number | null, churn: number | null) =>
-    alertsWithin(range, 0, b.mostUsage) || (remaining !== null && b.leastRemaining < remaining) || (churn !== null && leastChurnHeadroom !== null && leastChurnHeadroom < churn);
-  if (alerts(t.critical, t.criticalRemaining, t.criticalChurn)) return State.CRITICAL;
-  if (alerts(t.warning, t.warningRemaining, t.warningChurn)) return State.WARNING;
-  return State.OK;
+function boundState(b: PoolBound, leastChurnHeadroom: number | null, t: Thresholds): State {
+  const alerts = (range: Range, remaining: number | null) => alertsWithin(range, 0, b.mostUsage) || (remaining !== null && b.leastRemaining < remaining);
+  const byHeadroom = alerts(t.critical, t.criticalRemaining) ? State.CRITICAL : alerts(t.warning, t.warningRemaining) ? State.WARNING : State.OK;
+  return Math.max(byHeadroom, churnState(leastChurnHeadroom, t));
 }
 
 /** Does the range alert on some value from `low` to `high`? (Nagios ranges: `10:` alerts below 10.) */
@@ -146,12 +145,15 @@ export interface WorstSoFar {
 export function worstListed(verdicts: readonly Verdict[]): { worst: WorstSoFar | null; worstTcp: WorstSoFar | null } {
   let worst: WorstSoFar | null = null;
   let worstTcp: WorstSoFar | null = null;
-  const worse = (a: WorstSoFar, b: WorstSoFar | null) => b === null || a.state > b.state || (a.state === b.state && a.remaining < b.remaining);
+  // Each verdict's pools are worst first: its first, and its first TCP tuple, are its worst.
+  const worse = (j: Judged | undefined, than: WorstSoFar | null): WorstSoFar | null => {
+    if (j === undefined) return than;
+    const a = { state: j.state, remaining: j.pool.remaining };
+    return than === null || a.state > than.state || (a.state === than.state && a.remaining < than.remaining) ? a : than;
+  };
   for (const v of verdicts) {
-    const first = v.judged[0];
-    if (first !== undefined && worse({ state: first.state, remaining: first.pool.remaining }, worst)) worst = { state: first.state, remaining: first.pool.remaining };
-    const tcp = v.judged.find((j) => j.pool.protocol === 'tcp');
-    if (tcp !== undefined && worse({ state: tcp.state, remaining: tcp.pool.remaining }, worstTcp)) worstTcp = { state: tcp.state, remaining: tcp.pool.remaining };
+    worst = worse(v.judged[0], worst);
+    worstTcp = worse(v.judged.find((j) => j.pool.protocol === 'tcp'), worstTcp);
   }
   return { worst, worstTcp };
 }

@@ -8,10 +8,9 @@
  * Then the same sockets listed all (--walk all): the same state and worst pool.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { ROOT } from '../helpers';
+import { ROOT, runInFreshNamespace } from '../helpers';
 import { skip, type PoolJson, type Step } from './namespace';
 
 const HERE = join(ROOT, 'test', 'groundtruth');
@@ -43,23 +42,10 @@ interface Result {
   counts: Record<string, { tuples: { key: string; count: number }[]; fresh: number }>;
 }
 
-function runNetns(scenario: object): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('unshare', ['--net', '--pid', '--mount', '--fork', '--mount-proc', 'python3', join(HERE, 'netns.py')], { stdio: ['pipe', 'pipe', 'pipe'], timeout: 240_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => (code === 0 ? resolve(JSON.parse(stdout) as Result) : reject(new Error(`netns.py failed (${code ?? signal}):\n${stderr}`))));
-    child.stdin.end(JSON.stringify(scenario));
-  });
-}
-
 describe('the bound against the kernel', { skip }, () => {
   let result: Result;
   before(async () => {
-    result = await runNetns({ bundle: join(ROOT, 'dist', 'check_ephemeral_ports'), user: 'nobody', cgroup: null, own: OWN, namespaces: NAMESPACES, checks: CHECKS, countAfter: 1 });
+    result = await runInFreshNamespace<Result>(join(HERE, 'netns.py'), { bundle: join(ROOT, 'dist', 'check_ephemeral_ports'), user: 'nobody', cgroup: null, own: OWN, namespaces: NAMESPACES, checks: CHECKS, countAfter: 1 }, { pids: true, timeoutMs: 240_000 });
   });
   const report = (i: number) => {
     assert.equal(result.checks[i].stderr, '');

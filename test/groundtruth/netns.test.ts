@@ -9,11 +9,11 @@
  * namespace after its sysctls were set to the kernel defaults it assumes.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ROOT, skipUnless, stageForOtherUser, type Staged } from '../helpers';
+import { ROOT, runInFreshNamespace, skipUnless, stageForOtherUser, type Staged } from '../helpers';
 import { skip, type PoolJson, type Step } from './namespace';
 
 const HERE = join(ROOT, 'test', 'groundtruth');
@@ -149,19 +149,6 @@ function cgroup2(): string | undefined {
   return undefined;
 }
 
-function runNetns(script: string, scenario: object): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('unshare', ['--net', '--pid', '--mount', '--fork', '--mount-proc', 'python3', script], { stdio: ['pipe', 'pipe', 'pipe'], timeout: 240_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => (code === 0 ? resolve(JSON.parse(stdout) as Result) : reject(new Error(`netns.py failed (${code ?? signal}):\n${stderr}`))));
-    child.stdin.end(JSON.stringify(scenario));
-  });
-}
-
 const key = (t: { local: string; remote: string; remotePort: number | null }) => `${t.local} ${t.remote} ${t.remotePort}`;
 const SEVERITY = { OK: 0, WARNING: 1, UNKNOWN: 2, CRITICAL: 3 } as const;
 
@@ -191,7 +178,7 @@ describe('--namespaces against the kernel', { skip }, () => {
       }
     }
     // The kernel counts right after the three root checks that it must agree with.
-    result = await runNetns(join(staged.dir, 'netns.py'), { bundle: staged.bundle, user: USER, cgroup: slice ?? null, own: OWN, namespaces: NAMESPACES, checks: CHECKS, countAfter: 3 });
+    result = await runInFreshNamespace<Result>(join(staged.dir, 'netns.py'), { bundle: staged.bundle, user: USER, cgroup: slice ?? null, own: OWN, namespaces: NAMESPACES, checks: CHECKS, countAfter: 3 }, { pids: true, timeoutMs: 240_000 });
   });
   after(() => {
     staged?.remove();

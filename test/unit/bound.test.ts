@@ -17,6 +17,7 @@ import { rankPools } from '../../src/verdict/ranking';
 import type { Selection } from '../../src/verdict/selection';
 import type { Thresholds } from '../../src/verdict/judge';
 import { decide, type Verdict } from '../../src/verdict/verdict';
+import { Random } from '../fuzz';
 
 const all: Selection = { tcp: true, udp: true, families: [4, 6], remote: null, local: null, remotePorts: [] };
 const th = (w = '70', c = '90', more: Partial<Thresholds> = {}): Thresholds => ({ warning: Range.parse(w), critical: Range.parse(c), warningRemaining: null, criticalRemaining: null, warningChurn: null, criticalChurn: null, ...more });
@@ -226,19 +227,11 @@ test('IPv4 requests of a dual-stack IPv6 listener listed before it: uncounted, a
   assert.equal(ns.bound(th()).tcp!.leastRemaining, 80);
 });
 
-/** A small deterministic generator (mulberry32): the same namespaces every run. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('500 random namespaces: no pool the check computes beats the bound, nor its state (--top 0 and --top 1)', () => {
-  const next = random(25);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)];
+  // The same namespaces every run (mulberry32).
+  const rnd = new Random(25);
+  const next = () => rnd.next();
+  const pick = <T>(items: readonly T[]): T => rnd.pick(items);
   const thresholds = [th(), th('50', '60'), th('10:', '95'), th('@30:40', '99'), th('70', '90', { warningRemaining: 40, criticalRemaining: 10 }), th('70', '90', { warningChurn: 4, criticalChurn: 1.5 }), th('1', '2')];
   for (let round = 0; round < 500; round++) {
     const low = 40000 + Math.floor(next() * 3);
