@@ -81,12 +81,12 @@ function errorText(err: unknown): string {
   return e.code ?? (err instanceof Error ? err.message : String(err));
 }
 
-/** Why the instance cannot be reached, or its mount point. */
-function reach(door: TraceDoor): { mountPoint: string } | NotCounted {
+/** The instance `name` in the mounted tracefs, or why it cannot be reached. */
+function reach(door: TraceDoor, name: string): TraceInstance | NotCounted {
   if (door.euid !== 0) return { counted: false, reason: 'needs root (tracefs belongs to root)' };
   const mountPoint = door.mounts === undefined ? undefined : tracefsMountPoint(door.mounts);
   if (mountPoint === undefined) return { counted: false, reason: 'tracefs is not mounted (the check never mounts it: mount -t tracefs nodev /sys/kernel/tracing)' };
-  return { mountPoint };
+  return door.instance(mountPoint, name);
 }
 
 function trimmed(text: string | undefined): string | undefined {
@@ -135,9 +135,8 @@ async function openAlone(instance: TraceInstance, door: TraceDoor, signal?: Abor
  * two checks at once take turns, so neither splits nor doubles the events.
  */
 export async function drainFailureTrace(door: TraceDoor, signal?: AbortSignal, name = INSTANCE): Promise<TraceDrain | NotCounted> {
-  const reached = reach(door);
-  if ('counted' in reached) return reached;
-  const instance = door.instance(reached.mountPoint, name);
+  const instance = reach(door, name);
+  if ('counted' in instance) return instance;
   let step = `making ${instance.path}`;
   try {
     const made = instance.create();
@@ -172,9 +171,8 @@ export async function drainFailureTrace(door: TraceDoor, signal?: AbortSignal, n
 
 /** --failures=off: removes the instance (its events with it). */
 export function removeFailureTrace(door: TraceDoor, name = INSTANCE): NotCounted {
-  const reached = reach(door);
-  if ('counted' in reached) return reached;
-  const instance = door.instance(reached.mountPoint, name);
+  const instance = reach(door, name);
+  if ('counted' in instance) return instance;
   try {
     const removed = instance.remove();
     return { counted: false, reason: removed ? `counting stopped: ${instance.path} removed` : 'counting is off (no trace instance)' };
