@@ -92,7 +92,7 @@ function openPipe(path: string): TracePipe | 'busy' {
  * The instance `name` of the tracefs mounted at `mountPoint` (the caller finds the mount
  * point in /proc/self/mounts). Errors come back as Node's (code EACCES, EBUSY...).
  */
-export function traceInstance(mountPoint: string, name: string): TraceInstance {
+function traceInstance(mountPoint: string, name: string): TraceInstance {
   if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`not a trace instance name: ${name}`);
   const dir = `${mountPoint}/instances/${name}`;
   return {

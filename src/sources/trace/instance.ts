@@ -14,7 +14,7 @@ import { formatMarker } from './marker';
 /** The instance's name under instances/: the check's own, touched by nothing else (tests use others). */
 export const INSTANCE = 'check_ephemeral_ports';
 
-export const EVENT = 'sock:inet_sock_set_state';
+const EVENT = 'sock:inet_sock_set_state';
 const EVENT_DIR = 'events/sock/inet_sock_set_state';
 
 /**
@@ -89,15 +89,11 @@ function reach(door: TraceDoor, name: string): TraceInstance | NotCounted {
   return door.instance(mountPoint, name);
 }
 
-function trimmed(text: string | undefined): string | undefined {
-  return text?.trim();
-}
-
 /** Sets what differs from WANTED; returns what it had to set (the instance's tampering). */
 function arm(instance: TraceInstance): string[] {
   const changed: string[] = [];
   for (const { file, value, what } of WANTED) {
-    const now = trimmed(instance.read(file));
+    const now = instance.read(file)?.trim();
     if (now === value) continue;
     changed.push(what);
     if (file === 'set_event') {
