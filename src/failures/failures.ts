@@ -14,23 +14,16 @@ export interface FailureTuple {
   readonly count: number;
 }
 
-export interface Failures {
-  readonly counted: true;
+/** The drain's own facts (until, made, rearmed, exclusive) with what its text says. */
+export interface Failures extends Omit<TraceDrain, 'text' | 'lostSoFar'> {
   /** The previous drain's time; null when counting started now (or its marker is gone). */
   readonly since: string | null;
-  readonly until: string;
   /** Failures seen; the true number is total + lost. */
   readonly total: number;
   /** Failures the full buffer could not keep: when above 0, total is a lower bound. */
   readonly lost: number;
   /** Most failures first. */
   readonly tuples: readonly FailureTuple[];
-  /** The instance was made by this run. */
-  readonly made: boolean;
-  /** What had been changed in the instance and was set back. */
-  readonly rearmed: readonly string[];
-  /** False where the kernel lets two readers split the events (before 6.6). */
-  readonly exclusive: boolean;
 }
 
 /**
@@ -86,5 +79,6 @@ export function countFailures(drain: TraceDrain): Failures {
   // The kernel's lost totals only grow, unless someone cleared the buffer: then all of them.
   const lost = previous !== null && drain.lostSoFar >= previous.lostSoFar ? drain.lostSoFar - previous.lostSoFar : drain.lostSoFar;
   const tuples = [...counts.entries()].sort(([ka, a], [kb, b]) => b.count - a.count || (ka < kb ? -1 : 1)).map(([, t]) => t);
-  return { counted: true, since: previous?.at ?? null, until: drain.until, total, lost, tuples, made: drain.made, rearmed: drain.rearmed, exclusive: drain.exclusive };
+  const { text, lostSoFar, ...kept } = drain;
+  return { ...kept, since: previous?.at ?? null, total, lost, tuples };
 }
