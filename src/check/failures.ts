@@ -3,16 +3,20 @@
  * namespace), so it is drained once, with or without --namespaces, and judged.
  */
 import type { Options } from '../cli/options';
-import { countFailures } from '../failures/failures';
+import { countFailures, type Failures } from '../failures/failures';
 import type { Host } from '../host/host';
-import { drainFailureTrace, removeFailureTrace } from '../sources/trace/instance';
+import { drainFailureTrace, removeFailureTrace, type NotCounted } from '../sources/trace/instance';
 import { judgeFailures, type FailuresJudged } from '../verdict/failures';
 
 export async function checkFailures(host: Host, failures: Options['failures'], signal: AbortSignal): Promise<FailuresJudged | null> {
   if (failures.mode === null) return null;
+  return judgeFailures(await readFailures(host, failures.mode, signal), failures.thresholds);
+}
+
+async function readFailures(host: Host, mode: 'count' | 'off', signal: AbortSignal): Promise<Failures | NotCounted> {
   const door = host.traceDoor?.();
-  if (door === undefined) return judgeFailures({ counted: false, reason: 'this host has no door to tracefs' }, failures.thresholds);
-  if (failures.mode === 'off') return judgeFailures(removeFailureTrace(door), failures.thresholds);
+  if (door === undefined) return { counted: false, reason: 'this host has no door to tracefs' };
+  if (mode === 'off') return removeFailureTrace(door);
   const drained = await drainFailureTrace(door, signal);
-  return judgeFailures(drained.counted ? countFailures(drained) : drained, failures.thresholds);
+  return drained.counted ? countFailures(drained) : drained;
 }

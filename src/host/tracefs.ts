@@ -54,40 +54,36 @@ function code(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
 }
 
-function openPipe(path: string): TracePipe | 'busy' {
-  const flags = constants.O_RDONLY | constants.O_NONBLOCK;
-  let fd: number;
+/** What `act` returns, or `otherwise` when it fails with the error `expected`. */
+function unless<T, U>(expected: string, otherwise: U, act: () => T): T | U {
   try {
-    fd = openSync(path, flags);
+    return act();
   } catch (err) {
-    if (code(err) === 'EBUSY') return 'busy';
+    if (code(err) === expected) return otherwise;
     throw err;
   }
+}
+
+function openPipe(path: string): TracePipe | 'busy' {
+  const flags = constants.O_RDONLY | constants.O_NONBLOCK;
+  const fd = unless('EBUSY', 'busy' as const, () => openSync(path, flags));
+  if (fd === 'busy') return 'busy';
   return {
     drain() {
       const buf = Buffer.alloc(READ_BYTES);
       let text = '';
       for (;;) {
-        let n: number;
-        try {
-          n = readSync(fd, buf, 0, buf.length, null);
-        } catch (err) {
-          if (code(err) === 'EAGAIN') return text;
-          throw err;
-        }
+        // EAGAIN: the kernel would block, so the buffer is empty, as at end of file.
+        const n = unless('EAGAIN', 0, () => readSync(fd, buf, 0, buf.length, null));
         if (n === 0) return text;
         text += buf.toString('latin1', 0, n);
       }
     },
-    keepsOthersOut() {
-      try {
+    keepsOthersOut: () =>
+      unless('EBUSY', true, () => {
         closeSync(openSync(path, flags));
         return false;
-      } catch (err) {
-        if (code(err) === 'EBUSY') return true;
-        throw err;
-      }
-    },
+      }),
     close: () => closeSync(fd),
   };
 }
@@ -96,46 +92,27 @@ function openPipe(path: string): TracePipe | 'busy' {
  * The instance `name` of the tracefs mounted at `mountPoint` (the caller finds the mount
  * point in /proc/self/mounts). Errors come back as Node's (code EACCES, EBUSY...).
  */
-export function traceInstance(mountPoint: string, name: string): TraceInstance {
+function traceInstance(mountPoint: string, name: string): TraceInstance {
   if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`not a trace instance name: ${name}`);
   const dir = `${mountPoint}/instances/${name}`;
   return {
     path: dir,
-    exists() {
-      try {
+    exists: () =>
+      unless('ENOENT', false, () => {
         readdirSync(dir);
         return true;
-      } catch (err) {
-        if (code(err) === 'ENOENT') return false;
-        throw err;
-      }
-    },
-    create() {
-      try {
+      }),
+    create: () =>
+      unless('EEXIST', false, () => {
         mkdirSync(dir);
         return true;
-      } catch (err) {
-        if (code(err) === 'EEXIST') return false;
-        throw err;
-      }
-    },
-    remove() {
-      try {
+      }),
+    remove: () =>
+      unless('ENOENT', false, () => {
         rmdirSync(dir);
         return true;
-      } catch (err) {
-        if (code(err) === 'ENOENT') return false;
-        throw err;
-      }
-    },
-    read(file) {
-      try {
-        return readFileSync(inside(dir, file), 'latin1');
-      } catch (err) {
-        if (code(err) === 'ENOENT') return undefined;
-        throw err;
-      }
-    },
+      }),
+    read: (file) => unless('ENOENT', undefined, () => readFileSync(inside(dir, file), 'latin1')),
     write(file, text) {
       // O_TRUNC would clear the buffer when written to `trace`; O_CREAT is never needed.
       const fd = openSync(inside(dir, file), constants.O_WRONLY);

@@ -34,7 +34,7 @@ function destination(t: FailureTuple): string {
  * with several destinations "40 connect()s failed ... (37 to 10.0.0.5:5432, 3 to ...)";
  * "at least" when the buffer overflowed. Null unless the failures alert.
  */
-export function failuresSummary(j: FailuresJudged | null): string | null {
+function failuresSummary(j: FailuresJudged | null): string | null {
   if (j === null || !j.failures.counted || j.state === State.OK) return null;
   const f = j.failures;
   const n = failuresAtLeast(f);

@@ -35,7 +35,7 @@ export function judgeFailures(failures: Failures | NotCounted, t: FailureThresho
 }
 
 /** `connect_failures`: failures in the span of this run (not a counter); absent when not counted. */
-export function failuresPerfdata(j: FailuresJudged, t: FailureThresholds): Perfdata[] {
+function failuresPerfdata(j: FailuresJudged, t: FailureThresholds): Perfdata[] {
   if (!j.failures.counted) return [];
   return [{ label: 'connect_failures', value: failuresAtLeast(j.failures), warn: t.warning ?? undefined, crit: t.critical ?? undefined, min: 0 }];
 }

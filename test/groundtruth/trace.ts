@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tracefsMountPoint } from '../../src/sources/trace/instance';
 import { commandMissing, namespacesUnavailable, ROOT, runInFreshNamespace } from '../helpers';
 
 const SCRIPT = join(ROOT, 'test', 'groundtruth', 'failures.py');
@@ -23,7 +24,7 @@ export function traceUnavailable(): string | false {
 
 /** Mounts tracefs at its usual place when it is not mounted anywhere. */
 export function ensureTracefs(): void {
-  if (/^\S+ \S+ tracefs /m.test(readFileSync('/proc/self/mounts', 'latin1'))) return;
+  if (tracefsMountPoint(readFileSync('/proc/self/mounts', 'latin1')) !== undefined) return;
   const r = spawnSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`mount tracefs: ${r.stderr}`);
   if (!existsSync(`${TRACEFS}/events/sock/inet_sock_set_state`)) throw new Error('no sock:inet_sock_set_state tracepoint');

@@ -14,7 +14,7 @@ import { formatMarker } from './marker';
 /** The instance's name under instances/: the check's own, touched by nothing else (tests use others). */
 export const INSTANCE = 'check_ephemeral_ports';
 
-export const EVENT = 'sock:inet_sock_set_state';
+const EVENT = 'sock:inet_sock_set_state';
 const EVENT_DIR = 'events/sock/inet_sock_set_state';
 
 /**
@@ -81,23 +81,19 @@ function errorText(err: unknown): string {
   return e.code ?? (err instanceof Error ? err.message : String(err));
 }
 
-/** Why the instance cannot be reached, or its mount point. */
-function reach(door: TraceDoor): { mountPoint: string } | NotCounted {
+/** The instance `name` in the mounted tracefs, or why it cannot be reached. */
+function reach(door: TraceDoor, name: string): TraceInstance | NotCounted {
   if (door.euid !== 0) return { counted: false, reason: 'needs root (tracefs belongs to root)' };
   const mountPoint = door.mounts === undefined ? undefined : tracefsMountPoint(door.mounts);
   if (mountPoint === undefined) return { counted: false, reason: 'tracefs is not mounted (the check never mounts it: mount -t tracefs nodev /sys/kernel/tracing)' };
-  return { mountPoint };
-}
-
-function trimmed(text: string | undefined): string | undefined {
-  return text?.trim();
+  return door.instance(mountPoint, name);
 }
 
 /** Sets what differs from WANTED; returns what it had to set (the instance's tampering). */
 function arm(instance: TraceInstance): string[] {
   const changed: string[] = [];
   for (const { file, value, what } of WANTED) {
-    const now = trimmed(instance.read(file));
+    const now = instance.read(file)?.trim();
     if (now === value) continue;
     changed.push(what);
     if (file === 'set_event') {
@@ -135,9 +131,8 @@ async function openAlone(instance: TraceInstance, door: TraceDoor, signal?: Abor
  * two checks at once take turns, so neither splits nor doubles the events.
  */
 export async function drainFailureTrace(door: TraceDoor, signal?: AbortSignal, name = INSTANCE): Promise<TraceDrain | NotCounted> {
-  const reached = reach(door);
-  if ('counted' in reached) return reached;
-  const instance = door.instance(reached.mountPoint, name);
+  const instance = reach(door, name);
+  if ('counted' in instance) return instance;
   let step = `making ${instance.path}`;
   try {
     const made = instance.create();
@@ -172,9 +167,8 @@ export async function drainFailureTrace(door: TraceDoor, signal?: AbortSignal, n
 
 /** --failures=off: removes the instance (its events with it). */
 export function removeFailureTrace(door: TraceDoor, name = INSTANCE): NotCounted {
-  const reached = reach(door);
-  if ('counted' in reached) return reached;
-  const instance = door.instance(reached.mountPoint, name);
+  const instance = reach(door, name);
+  if ('counted' in instance) return instance;
   try {
     const removed = instance.remove();
     return { counted: false, reason: removed ? `counting stopped: ${instance.path} removed` : 'counting is off (no trace instance)' };
