@@ -7,7 +7,7 @@ import type { Perfdata } from '../nagios/perfdata';
 import type { KernelSettings } from '../model/settings';
 import type { PoolFigures } from '../pools/report';
 import type { NamespaceBound } from './bound';
-import type { Judged, Thresholds } from './judge';
+import { worstState, type Judged, type Thresholds } from './judge';
 import { mergeRanked } from './ranking';
 import { natPerfdata, type NatVerdict } from './nat';
 import { poolLabelIn, type Verdict } from './verdict';
@@ -110,18 +110,6 @@ function boundsOf(bounded: readonly BoundedNamespace[], worst: Judged | undefine
   }
   const decide = worst === undefined || (worst.state === State.OK && worst.pool.remaining >= leastRemaining);
   return { namespaces: bounded.length, mostUsage, mostUsed, leastRemaining, decide };
-}
-
-/**
- * How bad a state is for the overall verdict over several namespaces: CRITICAL outranks
- * UNKNOWN, which outranks WARNING (docs/namespaces.md, "The overall state"). A namespace
- * out of ports is paged even when another could not be read, and one that could not be
- * read never hides behind an OK or a WARNING.
- */
-const SEVERITY: Record<State, number> = { [State.OK]: 0, [State.WARNING]: 1, [State.UNKNOWN]: 2, [State.CRITICAL]: 3 };
-
-export function worstState(states: readonly State[]): State {
-  return states.reduce((worst, s) => (SEVERITY[s] > SEVERITY[worst] ? s : worst), State.OK);
 }
 
 /**

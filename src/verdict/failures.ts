@@ -6,7 +6,7 @@ import type { Failures } from '../failures/failures';
 import type { Perfdata } from '../nagios/perfdata';
 import { State } from '../nagios/state';
 import type { NotCounted } from '../sources/trace/instance';
-import { worstState } from './across';
+import { worstState } from './judge';
 
 export interface FailureThresholds {
   /** Alert at this many failures or more since the last run; null: never. */

@@ -70,3 +70,16 @@ function byCodeUnits(a: string, b: string): number {
 function describeKey(p: Pool): string {
   return `${p.protocol} ${p.local} ${p.remote} ${p.remotePort ?? ''}`;
 }
+
+/**
+ * How bad a state is for an overall verdict (several namespaces; NAT pools and failures laid
+ * over a namespace's): CRITICAL outranks UNKNOWN, which outranks WARNING
+ * (docs/namespaces.md, "The overall state"). A namespace
+ * out of ports is paged even when another could not be read, and one that could not be
+ * read never hides behind an OK or a WARNING.
+ */
+const SEVERITY: Record<State, number> = { [State.OK]: 0, [State.WARNING]: 1, [State.UNKNOWN]: 2, [State.CRITICAL]: 3 };
+
+export function worstState(states: readonly State[]): State {
+  return states.reduce((worst, s) => (SEVERITY[s] > SEVERITY[worst] ? s : worst), State.OK);
+}

@@ -7,7 +7,7 @@ import type { Perfdata } from '../nagios/perfdata';
 import { churnOf } from '../pools/churn';
 import { usagePercent, type Pool } from '../pools/pool';
 import { figuresOf, type PoolFigures, type PoolReport } from '../pools/report';
-import { judge, type Judged, type Thresholds } from './judge';
+import { judge, worstState, type Judged, type Thresholds } from './judge';
 import { natPerfdata, type NatVerdict } from './nat';
 import type { Ranked } from './ranking';
 
@@ -37,7 +37,7 @@ export interface Verdict {
  * wins (a single namespace's states are OK, WARNING or CRITICAL: the highest is the worst).
  */
 export function withNat(v: Verdict, nat: NatVerdict): Verdict {
-  return { ...v, state: Math.max(v.state, nat.state), nat, perfdata: [...v.perfdata, ...natPerfdata([nat], v.thresholds)] };
+  return { ...v, state: worstState([v.state, nat.state]), nat, perfdata: [...v.perfdata, ...natPerfdata([nat], v.thresholds)] };
 }
 
 export function freshTuple(report: PoolFigures): Pool {
