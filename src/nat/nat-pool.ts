@@ -198,7 +198,7 @@ export class NatPoolBuilder implements ConntrackSink {
    */
   finish(evidence: RangeEvidence, hold: HoldTimes): NatTable {
     const k = this.ranges.length;
-    const table = new NatTable(this.addresses, this.ranges, this.keys, hold);
+    const table = new NatTable(this.addresses, this.ranges, this.keys, hold, this.rows);
     // Which rules can have made a pool depends only on its NAT address and protocol.
     const rulesFor = new Map<number, readonly NatRule[]>();
     for (let row = 0; row < this.rows; row++) {
@@ -255,21 +255,31 @@ const RANGE_FROM: readonly RangeFrom[] = ['ruleset', 'option', 'assumed'];
  */
 export class NatTable {
   private count = 0;
-  private rows = new Int32Array(64);
-  private rangeIndex = new Uint8Array(64);
-  private from = new Uint8Array(64);
-  private usedCount = new Int32Array(64);
-  private timeWait = new Int32Array(64);
-  private close = new Int32Array(64);
-  private translated = new Int32Array(64);
+  private readonly rows: Int32Array;
+  private readonly rangeIndex: Uint8Array;
+  private readonly from: Uint8Array;
+  private readonly usedCount: Int32Array;
+  private readonly timeWait: Int32Array;
+  private readonly close: Int32Array;
+  private readonly translated: Int32Array;
 
+  /** @param most the builder's rows: no more pools than reply tuples, so the arrays never grow. */
   constructor(
     private readonly addresses: AddressTable,
     private readonly ranges: readonly PortRange[],
     /** The builder's keys: 5 per row (NAT address, remote, remote port, protocol, zone). */
     private readonly keys: Int32Array,
     private readonly hold: HoldTimes,
-  ) {}
+    most: number,
+  ) {
+    this.rows = new Int32Array(most);
+    this.rangeIndex = new Uint8Array(most);
+    this.from = new Uint8Array(most);
+    this.usedCount = new Int32Array(most);
+    this.timeWait = new Int32Array(most);
+    this.close = new Int32Array(most);
+    this.translated = new Int32Array(most);
+  }
 
   get size(): number {
     return this.count;
@@ -277,20 +287,6 @@ export class NatTable {
 
   /** One pool's figures (hot path: one call per socket, here per NAT pool). */
   add(row: number, rangeIndex: number, from: RangeFrom, used: number, timeWait: number, close: number, translated: number): void {
-    if (this.count === this.rows.length) {
-      const grow = <T extends Int32Array | Uint8Array>(a: T): T => {
-        const b = new (a.constructor as new (n: number) => T)(2 * a.length);
-        b.set(a);
-        return b;
-      };
-      this.rows = grow(this.rows);
-      this.rangeIndex = grow(this.rangeIndex);
-      this.from = grow(this.from);
-      this.usedCount = grow(this.usedCount);
-      this.timeWait = grow(this.timeWait);
-      this.close = grow(this.close);
-      this.translated = grow(this.translated);
-    }
     const i = this.count++;
     this.rows[i] = row;
     this.rangeIndex[i] = rangeIndex;
