@@ -72,6 +72,11 @@ export interface NatPool {
 
 const INITIAL_ROWS = 256;
 
+/** A reply tuple's slot hash, before masking: one for finding a row and for rehashing the rows. */
+function hashReplyTuple(nat: number, remote: number, remotePort: number, protocol: number, zone: number): number {
+  return mix(nat ^ Math.imul(remote, 0x9e3779b1) ^ Math.imul(remotePort | (protocol << 16), 0x27d4eb2f) ^ Math.imul(zone, 0x165667b1));
+}
+
 /**
  * The candidate ranges counted per pool, decided before the entries stream: the default
  * classes, the option's range, every range the rules name.
@@ -143,7 +148,7 @@ export class NatPoolBuilder implements ConntrackSink {
   private row(protocol: number, zone: number, nat: number, remote: number, remotePort: number): number {
     const keys = this.keys;
     let mask = this.slots.length - 1;
-    let slot = mix(nat ^ Math.imul(remote, 0x9e3779b1) ^ Math.imul(remotePort | (protocol << 16), 0x27d4eb2f) ^ Math.imul(zone, 0x165667b1)) & mask;
+    let slot = hashReplyTuple(nat, remote, remotePort, protocol, zone) & mask;
     for (;; slot = (slot + 1) & mask) {
       const row = this.slots[slot] - 1;
       if (row === -1) break;
@@ -183,7 +188,7 @@ export class NatPoolBuilder implements ConntrackSink {
     const mask = slots.length - 1;
     for (let row = 0; row < this.rows; row++) {
       const at = 5 * row;
-      let slot = mix(this.keys[at] ^ Math.imul(this.keys[at + 1], 0x9e3779b1) ^ Math.imul(this.keys[at + 2] | (this.keys[at + 3] << 16), 0x27d4eb2f) ^ Math.imul(this.keys[at + 4], 0x165667b1)) & mask;
+      let slot = hashReplyTuple(this.keys[at], this.keys[at + 1], this.keys[at + 2], this.keys[at + 3], this.keys[at + 4]) & mask;
       while (slots[slot] !== 0) slot = (slot + 1) & mask;
       slots[slot] = row + 1;
     }
