@@ -16,6 +16,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { measure, median, type Command, type Sample } from './timing';
+import { enterNamespaces } from './unshare';
 
 const ROOT = join(__dirname, '..');
 const BUNDLE = join(ROOT, 'dist', 'check_ephemeral_ports');
@@ -46,19 +47,6 @@ function parseArgs(argv: string[]): Settings {
   }
   if (s.sockets > 18_000) throw new Error('--sockets: at most 18,000 per namespace (one holder, 20,000 open files)');
   return s;
-}
-
-/** Re-runs this file as pid 1 of private pid, mount and network namespaces. */
-function enterNamespaces(): never {
-  if (process.getuid?.() !== 0) {
-    console.error('bench:namespaces: needs root (namespaces full of sockets)');
-    process.exit(2);
-  }
-  const r = spawnSync('unshare', ['--net', '--pid', '--mount', '--fork', '--mount-proc', '--kill-child', process.execPath, ...process.execArgv, __filename, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, BENCH_IN_NAMESPACE: '1' },
-  });
-  process.exit(r.status ?? 1);
 }
 
 
@@ -282,7 +270,7 @@ async function inNamespaces(s: Settings): Promise<void> {
 
 async function main(): Promise<void> {
   const settings = parseArgs(process.argv.slice(2));
-  if (process.env.BENCH_IN_NAMESPACE !== '1') enterNamespaces();
+  if (process.env.BENCH_IN_NAMESPACE !== '1') enterNamespaces(__filename, 'bench:namespaces: needs root (namespaces full of sockets)');
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stopHolders().then(() => process.exit(130)));
   try {
     await inNamespaces(settings);

@@ -17,6 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { measure, median, type Command, type Sample } from './timing';
+import { enterNamespaces } from './unshare';
 
 const ROOT = join(__dirname, '..');
 const BUNDLE = join(ROOT, 'dist', 'check_ephemeral_ports');
@@ -52,19 +53,6 @@ function parseArgs(argv: string[]): Settings {
   }
   if (s.entries > 200_000) throw new Error('--entries: at most 200,000 (nf_conntrack_max is shared by every namespace)');
   return s;
-}
-
-/** Re-runs this file as pid 1 of private pid, mount and network namespaces. */
-function enterNamespaces(): never {
-  if (process.getuid?.() !== 0) {
-    console.error('bench:nat: needs root (a conntrack table of its own)');
-    process.exit(2);
-  }
-  const r = spawnSync('unshare', ['--net', '--pid', '--mount', '--fork', '--mount-proc', '--kill-child', process.execPath, ...process.execArgv, __filename, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, BENCH_IN_NAMESPACE: '1' },
-  });
-  process.exit(r.status ?? 1);
 }
 
 function run(argv: string[], input?: string): string {
@@ -107,7 +95,7 @@ function timeAlternating(commands: readonly Command[], runs: number): Map<string
 }
 
 function main(): void {
-  if (process.env.BENCH_IN_NAMESPACE !== '1') enterNamespaces();
+  if (process.env.BENCH_IN_NAMESPACE !== '1') enterNamespaces(__filename, 'bench:nat: needs root (a conntrack table of its own)');
   const settings = parseArgs(process.argv.slice(2));
   run(['ip', 'link', 'set', 'lo', 'up']);
   run(['nft', '-f', '-'], 'table ip nat {\n  chain post {\n    type nat hook postrouting priority srcnat; policy accept;\n    oifname "out" meta l4proto tcp masquerade\n  }\n}\n');

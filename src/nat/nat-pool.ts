@@ -72,6 +72,11 @@ export interface NatPool {
 
 const INITIAL_ROWS = 256;
 
+/** A reply tuple's slot hash, before masking: one for finding a row and for rehashing the rows. */
+function hashReplyTuple(nat: number, remote: number, remotePort: number, protocol: number, zone: number): number {
+  return mix(nat ^ Math.imul(remote, 0x9e3779b1) ^ Math.imul(remotePort | (protocol << 16), 0x27d4eb2f) ^ Math.imul(zone, 0x165667b1));
+}
+
 /**
  * The candidate ranges counted per pool, decided before the entries stream: the default
  * classes, the option's range, every range the rules name.
@@ -143,7 +148,7 @@ export class NatPoolBuilder implements ConntrackSink {
   private row(protocol: number, zone: number, nat: number, remote: number, remotePort: number): number {
     const keys = this.keys;
     let mask = this.slots.length - 1;
-    let slot = mix(nat ^ Math.imul(remote, 0x9e3779b1) ^ Math.imul(remotePort | (protocol << 16), 0x27d4eb2f) ^ Math.imul(zone, 0x165667b1)) & mask;
+    let slot = hashReplyTuple(nat, remote, remotePort, protocol, zone) & mask;
     for (;; slot = (slot + 1) & mask) {
       const row = this.slots[slot] - 1;
       if (row === -1) break;
@@ -183,7 +188,7 @@ export class NatPoolBuilder implements ConntrackSink {
     const mask = slots.length - 1;
     for (let row = 0; row < this.rows; row++) {
       const at = 5 * row;
-      let slot = mix(this.keys[at] ^ Math.imul(this.keys[at + 1], 0x9e3779b1) ^ Math.imul(this.keys[at + 2] | (this.keys[at + 3] << 16), 0x27d4eb2f) ^ Math.imul(this.keys[at + 4], 0x165667b1)) & mask;
+      let slot = hashReplyTuple(this.keys[at], this.keys[at + 1], this.keys[at + 2], this.keys[at + 3], this.keys[at + 4]) & mask;
       while (slots[slot] !== 0) slot = (slot + 1) & mask;
       slots[slot] = row + 1;
     }
@@ -198,7 +203,7 @@ export class NatPoolBuilder implements ConntrackSink {
    */
   finish(evidence: RangeEvidence, hold: HoldTimes): NatTable {
     const k = this.ranges.length;
-    const table = new NatTable(this.addresses, this.ranges, this.keys, hold);
+    const table = new NatTable(this.addresses, this.ranges, this.keys, hold, this.rows);
     // Which rules can have made a pool depends only on its NAT address and protocol.
     const rulesFor = new Map<number, readonly NatRule[]>();
     for (let row = 0; row < this.rows; row++) {
@@ -255,21 +260,31 @@ const RANGE_FROM: readonly RangeFrom[] = ['ruleset', 'option', 'assumed'];
  */
 export class NatTable {
   private count = 0;
-  private rows = new Int32Array(64);
-  private rangeIndex = new Uint8Array(64);
-  private from = new Uint8Array(64);
-  private usedCount = new Int32Array(64);
-  private timeWait = new Int32Array(64);
-  private close = new Int32Array(64);
-  private translated = new Int32Array(64);
+  private readonly rows: Int32Array;
+  private readonly rangeIndex: Uint8Array;
+  private readonly from: Uint8Array;
+  private readonly usedCount: Int32Array;
+  private readonly timeWait: Int32Array;
+  private readonly close: Int32Array;
+  private readonly translated: Int32Array;
 
+  /** @param most the builder's rows: no more pools than reply tuples, so the arrays never grow. */
   constructor(
     private readonly addresses: AddressTable,
     private readonly ranges: readonly PortRange[],
     /** The builder's keys: 5 per row (NAT address, remote, remote port, protocol, zone). */
     private readonly keys: Int32Array,
     private readonly hold: HoldTimes,
-  ) {}
+    most: number,
+  ) {
+    this.rows = new Int32Array(most);
+    this.rangeIndex = new Uint8Array(most);
+    this.from = new Uint8Array(most);
+    this.usedCount = new Int32Array(most);
+    this.timeWait = new Int32Array(most);
+    this.close = new Int32Array(most);
+    this.translated = new Int32Array(most);
+  }
 
   get size(): number {
     return this.count;
@@ -277,20 +292,6 @@ export class NatTable {
 
   /** One pool's figures (hot path: one call per socket, here per NAT pool). */
   add(row: number, rangeIndex: number, from: RangeFrom, used: number, timeWait: number, close: number, translated: number): void {
-    if (this.count === this.rows.length) {
-      const grow = <T extends Int32Array | Uint8Array>(a: T): T => {
-        const b = new (a.constructor as new (n: number) => T)(2 * a.length);
-        b.set(a);
-        return b;
-      };
-      this.rows = grow(this.rows);
-      this.rangeIndex = grow(this.rangeIndex);
-      this.from = grow(this.from);
-      this.usedCount = grow(this.usedCount);
-      this.timeWait = grow(this.timeWait);
-      this.close = grow(this.close);
-      this.translated = grow(this.translated);
-    }
     const i = this.count++;
     this.rows[i] = row;
     this.rangeIndex[i] = rangeIndex;

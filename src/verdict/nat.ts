@@ -31,8 +31,14 @@ export function judgeNatPool(pool: NatPool, t: Thresholds): JudgedNat {
   return { pool, ...judgeHeadroom(pool.usage, pool.remaining, pool.churn?.headroomFactor ?? null, t) };
 }
 
+/** What worstNatFirst orders: a judged NAT pool or socket tuple. */
+interface Ranked {
+  readonly state: State;
+  readonly pool: { readonly remaining: number; readonly usage: number };
+}
+
 /** The order of worstFirst (judge.ts): worst state, fewest ports left, highest usage. */
-export function worstNatFirst(a: JudgedNat, b: JudgedNat): number {
+export function worstNatFirst(a: Ranked, b: Ranked): number {
   return b.state - a.state || a.pool.remaining - b.pool.remaining || b.pool.usage - a.pool.usage;
 }
 
@@ -85,10 +91,9 @@ export function judgeNat(findings: NatFindings, t: Thresholds, selection: Select
 }
 
 /** Is the NAT pool worse than the tuple (or no tuple at all)? The order of worstFirst. */
-export function natIsWorse(nat: JudgedNat | undefined, tuple: { readonly state: State; readonly pool: { readonly remaining: number; readonly usage: number } } | undefined): boolean {
+export function natIsWorse(nat: JudgedNat | undefined, tuple: Ranked | undefined): boolean {
   if (nat === undefined) return false;
-  if (tuple === undefined) return true;
-  return nat.state - tuple.state > 0 || (nat.state === tuple.state && (nat.pool.remaining < tuple.pool.remaining || (nat.pool.remaining === tuple.pool.remaining && nat.pool.usage > tuple.pool.usage)));
+  return tuple === undefined || worstNatFirst(nat, tuple) < 0;
 }
 
 /**
