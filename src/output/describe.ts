@@ -4,7 +4,7 @@ import type { Pool } from '../pools/pool';
 import { State } from '../nagios/state';
 import type { PoolOwners } from '../owners/owners';
 import type { AcrossVerdict } from '../verdict/across';
-import type { Judged } from '../verdict/judge';
+import { byHeadroom, type Judged } from '../verdict/judge';
 import { natIsWorse, type JudgedNat } from '../verdict/nat';
 import type { Verdict } from '../verdict/verdict';
 import type { NatPool } from '../nat/nat-pool';
@@ -92,14 +92,9 @@ export function boundsText(v: AcrossVerdict): string | null {
 }
 
 /** The status line's text with --namespaces. */
-/** NAT pools worst first, as worstFirst orders tuples (natIsWorse both ways; ties keep their order). */
-export function natOrder(a: JudgedNat, b: JudgedNat): number {
-  return natIsWorse(a, b) ? -1 : natIsWorse(b, a) ? 1 : 0;
-}
-
 /** Every namespace's NAT pools, worst first, each with its namespace (`at` indexes across.checked). */
 export function natsAcross(v: AcrossVerdict): { readonly j: JudgedNat; readonly at: number }[] {
-  return v.across.checked.flatMap((ns, at) => (ns.verdict.nat?.judged ?? []).map((j) => ({ j, at }))).sort((a, b) => natOrder(a.j, b.j));
+  return v.across.checked.flatMap((ns, at) => (ns.verdict.nat?.judged ?? []).map((j) => ({ j, at }))).sort((a, b) => byHeadroom(a.j, b.j));
 }
 
 export function summaryAcross(v: AcrossVerdict): string {

@@ -5,10 +5,10 @@ import type { PoolOwners } from '../owners/owners';
 import type { Pool } from '../pools/pool';
 import type { AcrossVerdict } from '../verdict/across';
 import type { NamespaceBound, PoolBound } from '../verdict/bound';
-import type { Judged } from '../verdict/judge';
+import { byHeadroom, type Judged } from '../verdict/judge';
 import type { Verdict } from '../verdict/verdict';
 import type { NatVerdict, JudgedNat } from '../verdict/nat';
-import { natOrder, summary, summaryAcross } from './describe';
+import { summary, summaryAcross } from './describe';
 import { failuresJson, leadWithFailures } from './failures';
 import type { FailuresJudged } from '../verdict/failures';
 import { failureSummary, type Failure } from './failure';
@@ -83,7 +83,7 @@ function natJson(verdicts: readonly { nat: NatVerdict | undefined; netns: number
   const counters = stats.length === 0 ? null : { insertFailed: stats.reduce((n, s) => n + s.insertFailed, 0), drop: stats.reduce((n, s) => n + s.drop, 0) };
   if (read.length === 0) return { nat: `not readable: ${asked[0].nat.findings.unread}`, natReading: { conntrack: counters } };
   const all = read.flatMap((v) => v.nat.judged.map((j) => ({ j, netns: v.netns })));
-  const listed = all.sort((a, b) => natOrder(a.j, b.j)).slice(0, top === 0 ? undefined : top);
+  const listed = all.sort((a, b) => byHeadroom(a.j, b.j)).slice(0, top === 0 ? undefined : top);
   const selected = read.reduce((n, v) => n + v.nat.selected, 0);
   return {
     nat: listed.map(({ j, netns }) => natPoolJson(j, netns)),

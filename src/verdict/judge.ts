@@ -58,8 +58,20 @@ export function judge(pool: Pool, t: Thresholds): Judged {
   return { pool, ...judgeHeadroom(pool.usage, pool.remaining, pool.churn?.headroomFactor ?? null, t) };
 }
 
+/** Anything judged for its headroom: a socket tuple, a NAT pool. */
+export interface Headroomed {
+  readonly state: State;
+  readonly pool: { readonly remaining: number; readonly usage: number };
+}
+
+/** The one order of judged pools, of any kind: worst state, fewest ports left, highest usage. */
+export function byHeadroom(a: Headroomed, b: Headroomed): number {
+  return b.state - a.state || a.pool.remaining - b.pool.remaining || b.pool.usage - a.pool.usage;
+}
+
+/** byHeadroom, then the tuples' texts: a stable order of socket tuples. */
 export function worstFirst(a: Judged, b: Judged): number {
-  return b.state - a.state || a.pool.remaining - b.pool.remaining || b.pool.usage - a.pool.usage || byCodeUnits(describeKey(a.pool), describeKey(b.pool));
+  return byHeadroom(a, b) || byCodeUnits(describeKey(a.pool), describeKey(b.pool));
 }
 
 /** A stable tie-break; not localeCompare, whose first call loads ICU collation (~5 ms). */

@@ -7,7 +7,7 @@ import type { Perfdata } from '../nagios/perfdata';
 import { State } from '../nagios/state';
 import { freshNatRange, type NatFindings } from '../nat/findings';
 import type { NatPool, NatTable } from '../nat/nat-pool';
-import { judgeHeadroom, type Judged, type Thresholds } from './judge';
+import { byHeadroom, judgeHeadroom, type Headroomed, type Judged, type Thresholds } from './judge';
 import type { Selection } from './selection';
 import { siftDown, siftUp, type IdOrder } from './heap';
 
@@ -31,17 +31,6 @@ export function judgeNatPool(pool: NatPool, t: Thresholds): JudgedNat {
   return { pool, ...judgeHeadroom(pool.usage, pool.remaining, pool.churn?.headroomFactor ?? null, t) };
 }
 
-/** What worstNatFirst orders: a judged NAT pool or socket tuple. */
-interface Ranked {
-  readonly state: State;
-  readonly pool: { readonly remaining: number; readonly usage: number };
-}
-
-/** The order of worstFirst (judge.ts): worst state, fewest ports left, highest usage. */
-export function worstNatFirst(a: Ranked, b: Ranked): number {
-  return b.state - a.state || a.pool.remaining - b.pool.remaining || b.pool.usage - a.pool.usage;
-}
-
 /** The pools the selection keeps: protocol, family, remote address and port (the NAT address is no local address of a tuple). */
 function selected(table: NatTable, i: number, s: Selection): boolean {
   if (!(table.isTcp(i) ? s.tcp : s.udp)) return false;
@@ -53,7 +42,7 @@ function selected(table: NatTable, i: number, s: Selection): boolean {
 
 /**
  * Every selected pool judged, by its figures; the `limit` worst become objects, worst
- * first (worstNatFirst; ties in the pools' text order, so that both readers, whose entries
+ * first (byHeadroom; ties in the pools' text order, so that both readers, whose entries
  * come in different orders, list the same pools alike).
  */
 export function judgeNat(findings: NatFindings, t: Thresholds, selection: Selection, limit: number): NatVerdict {
@@ -91,9 +80,9 @@ export function judgeNat(findings: NatFindings, t: Thresholds, selection: Select
 }
 
 /** Is the NAT pool worse than the tuple (or no tuple at all)? The order of worstFirst. */
-export function natIsWorse(nat: JudgedNat | undefined, tuple: Ranked | undefined): boolean {
+export function natIsWorse(nat: JudgedNat | undefined, tuple: Headroomed | undefined): boolean {
   if (nat === undefined) return false;
-  return tuple === undefined || worstNatFirst(nat, tuple) < 0;
+  return tuple === undefined || byHeadroom(nat, tuple) < 0;
 }
 
 /**
@@ -106,7 +95,7 @@ export function natIsWorse(nat: JudgedNat | undefined, tuple: Ranked | undefined
 export function natPerfdata(verdicts: readonly NatVerdict[], t: Thresholds): Perfdata[] {
   const read = verdicts.filter((v) => v.findings.unread === null);
   const items: Perfdata[] = [];
-  const worst = read.map((v) => v.judged[0]).filter((j): j is JudgedNat => j !== undefined).sort(worstNatFirst)[0];
+  const worst = read.map((v) => v.judged[0]).filter((j): j is JudgedNat => j !== undefined).sort(byHeadroom)[0];
   if (worst !== undefined) {
     items.push(
       { label: 'nat_worst_usage', value: worst.pool.usage, uom: '%', warn: t.warning.perfdataValue(), crit: t.critical.perfdataValue(), min: 0, max: 100 },
