@@ -89,12 +89,12 @@ function socketsOf(host: Host, ref: NamespaceRef, h: Helpers, choice: SourceChoi
  * The reading of one namespace: its settings, and where and how its sockets are read.
  * @param signal its own: aborted at the deadline, it stops its reads and kills its programs.
  */
-function readingOf(host: Host, ref: NamespaceRef, h: Helpers, given: { readonly source: SourceChoice; readonly settings: Settings }, signal: AbortSignal): NamespaceReading {
-  const { settings } = given;
+function readingOf(host: Host, ref: NamespaceRef, h: Helpers, given: { readonly source: SourceChoice; readonly settings: Settings; readonly counts: SocketCounts | null }, signal: AbortSignal): NamespaceReading {
+  const { settings, counts } = given;
   const where = socketsOf(host, ref, h, given.source);
   // A read that hangs in the kernel is abandoned at the deadline (stoppable ends it at its
   // next read; nsenter and ss are killed).
-  return { host: stoppable(where.host, signal), procRoot: where.procRoot, settings, source: where.choice, ssBudgetMs: Infinity, signal, onStage: () => {}, own: ref.own, root: h.root, programsInside: where.entered === true };
+  return { host: stoppable(where.host, signal), procRoot: where.procRoot, settings, counts, source: where.choice, ssBudgetMs: Infinity, signal, onStage: () => {}, own: ref.own, root: h.root, programsInside: where.entered === true };
 }
 
 /** Is it still the namespace we found (a process of it alive, its pid not reused)? */
@@ -204,7 +204,7 @@ export async function checkNamespaces(options: Options, host: Host, onStage: (st
     schedule.add([0, refs[i].own ? 0 : 1, -(bound?.state ?? State.CRITICAL), bound?.leastRemaining ?? 0, i], () =>
       step(i, known, async (stop) => {
         const ref = refs[i];
-        const reading = readingOf(host, ref, h, { source: options.source, settings: counted[i]!.settings }, stop);
+        const reading = readingOf(host, ref, h, { source: options.source, settings: counted[i]!.settings, counts: counts[i] }, stop);
         try {
           const judged: Judgement = await judgeNamespace(reading, options);
           if (!(await stillThere(host, ref))) return { gone: { inode: ref.inode, name: names[i], reason: 'its processes exited while it was read' } };

@@ -32,7 +32,7 @@ export async function judgeNamespace(reading: NamespaceReading, options: Options
   const want = { tcp: selection.tcp, udp: selection.udp };
   const space = new PortSpace(kernel.range, kernel.reserved);
   // What the kernel counts in it (not for a chosen /proc, which may be a copy).
-  const counts = reading.source === 'proc' ? null : await readSocketCounts(reading.host, reading.procRoot);
+  const counts = reading.source === 'proc' ? null : reading.counts !== undefined ? reading.counts : await readSocketCounts(reading.host, reading.procRoot);
   const sockets = await readSockets(reading, { want, space, counts }, (expectedSockets) => new PoolBuilder(space, kernel, expectedSockets));
   const settings = sockets.fallback === null ? kernel : { ...kernel, assumptions: [...kernel.assumptions, sockets.fallback] };
   reading.onStage('computing the pools');

@@ -4,6 +4,7 @@
  * list of positional parameters.
  */
 import type { Host } from '../host/host';
+import type { SocketCounts } from './counts';
 import type { Settings, SourceChoice } from './settings';
 
 export interface NamespaceReading {
@@ -13,6 +14,11 @@ export interface NamespaceReading {
   readonly procRoot: string;
   /** The sysctls to judge it with, read or assumed. */
   readonly settings: Settings;
+  /**
+   * Its socket counts, when already read (--namespaces reads every namespace's first, for
+   * the bound): not read a second time. Undefined: read them when needed.
+   */
+  readonly counts?: SocketCounts | null;
   /** Which socket source to read (--source). */
   readonly source: SourceChoice;
   /** Under --source auto, how long ss may take before /proc answers instead. */
