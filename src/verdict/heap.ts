@@ -1,6 +1,7 @@
 /**
  * The `limit` worst of many ids without sorting them all: a bounded heap whose root is the
- * best of the worst kept so far, the first to go (STYLE.md, "Hot paths"). Used by the
+ * best of the worst kept so far, the first to go: O(n log limit), with no array of every
+ * tuple to sort (100,000 tuples on a busy host). Used by the
  * socket tuples' ranking and by the NAT pools'.
  */
 

@@ -8,16 +8,13 @@ import { Range } from '../../src/nagios/range';
 import { comparePortText, mergeRanked, rankPools } from '../../src/verdict/ranking';
 import type { Selection } from '../../src/verdict/selection';
 import { judge, worstFirst, type Thresholds } from '../../src/verdict/judge';
+import { Random } from '../fuzz';
 import { addressId, builderFor } from './pools-of';
 
-/** A small seeded generator (mulberry32), so a failure can be replayed. */
+/** The suite's seeded generator (mulberry32, test/fuzz.ts), so a failure can be replayed. */
 function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Random(seed);
+  return () => r.next();
 }
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
